@@ -1,0 +1,171 @@
+"""The shapes that flow between the edges and the pure core.
+
+Every format parser returns ``PaymentRecord``s (one shape for every bank, post office and
+terminal format, as pretix's bank importers do), the matcher reads ``AccountInfo`` and
+``OpenLine`` snapshots that the service loads once per batch, and the core answers with
+``Decision``s and ``AllocationRow``s that the service writes in bulk. Nothing here touches a
+database or a file. Amounts are integer bani (see ``money``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any, Literal
+
+from reconciliation.money import format_amount
+
+Direction = Literal["credit", "debit"]
+
+
+class PaymentStatus(StrEnum):
+    """A payment's status, as exported (see the export contract in DESIGN.md)."""
+
+    ALLOCATED = "allocated"  # wholly placed on accounts, any excess as advance credit
+    REVIEW = "review"
+    RETURNED = "returned"
+    REJECTED = "rejected"
+    REVERSED = "reversed"
+
+
+class Channel(StrEnum):
+    """How the money reached us; the daily report groups by it."""
+
+    BANK_API = "bank_api"  # "Plata Facturilor" real-time API
+    TERMINAL = "terminal"  # terminal networks: OSMP facade or JSON feed
+    POST = "post"  # Posta Moldovei registry
+    BANK_ITEMISED = "bank_itemised"  # a bank's itemised counter payments (camt.054)
+    TRANSFER = "transfer"  # direct transfers on the statement (camt.053 / MT940)
+    COMPENSATION = "compensation"  # government and city compensation registries
+    SETTLEMENT = "settlement"  # a collector's lump sum on the statement
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAmount:
+    service_code: str
+    amount: int  # bani
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRecord:
+    """One normalised payment as a parser reads it from a file or feed.
+
+    ``external_id`` is the record's identity within its source: the bank's reference where the
+    format has one, otherwise a stable hash of the record plus an occurrence counter (see
+    ``connectors.formats.base.derive_ids``) so that two identical payments both count.
+    """
+
+    source_format: str
+    external_id: str
+    amount: int  # bani, always positive; direction and reversal carry the sign
+    booking_date: date | None = None
+    value_date: date | None = None
+    currency: str = "MDL"
+    direction: Direction = "credit"
+    reversal: bool = False
+    end_to_end_id: str | None = None
+    account_servicer_ref: str | None = None
+    remittance: str | None = None
+    debtor_name: str | None = None
+    debtor_iban: str | None = None
+    account_no: str | None = None
+    invoice_no: str | None = None
+    payment_ref: str | None = None
+    services: tuple[ServiceAmount, ...] = ()
+    batch_ref: str | None = None
+    period: str | None = None  # YYYY-MM, where the record names one (compensations)
+    collector: str | None = None  # post office, terminal operator, bank; for settlement
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def business_day(self) -> date | None:
+        """The day the money counts for: the booking date, else the value date."""
+        return self.booking_date or self.value_date
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``gateway parse`` contract: one JSON object per record."""
+        return {
+            "source_format": self.source_format,
+            "external_id": self.external_id,
+            "booking_date": self.booking_date.isoformat() if self.booking_date else None,
+            "value_date": self.value_date.isoformat() if self.value_date else None,
+            "amount": format_amount(self.amount),
+            "currency": self.currency,
+            "direction": self.direction,
+            "reversal": self.reversal,
+            "end_to_end_id": self.end_to_end_id,
+            "account_servicer_ref": self.account_servicer_ref,
+            "remittance": self.remittance,
+            "debtor_name": self.debtor_name,
+            "debtor_iban": self.debtor_iban,
+            "account_no": self.account_no,
+            "invoice_no": self.invoice_no,
+            "payment_ref": self.payment_ref,
+            "services": [
+                {"service_code": s.service_code, "amount": format_amount(s.amount)}
+                for s in self.services
+            ],
+            "batch_ref": self.batch_ref,
+            "period": self.period,
+            "collector": self.collector,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AccountInfo:
+    """What the matcher may know about an account: enough to confirm or suggest it."""
+
+    account_no: str
+    payer_name: str
+    address: str
+    status: Literal["open", "closed"] = "open"
+
+
+@dataclass(frozen=True, slots=True)
+class OpenLine:
+    """An invoice line with what is still open on it, as loaded for a batch."""
+
+    line_id: int
+    invoice_no: str
+    account_no: str
+    period: str  # YYYY-MM
+    service_code: str
+    provider_code: str
+    open_amount: int  # bani; may be <= 0 when the line is paid or carries credit
+
+
+@dataclass(frozen=True, slots=True)
+class AllocationRow:
+    """One piece of a payment placed on a line, or advance credit when ``line_id`` is None."""
+
+    account_no: str
+    line_id: int | None
+    invoice_no: str | None
+    service_code: str | None
+    provider_code: str | None
+    amount: int  # bani; negative for a compensating (reversal) row
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A suggested account for a review item, with why it was suggested."""
+
+    account_no: str
+    score: float  # 0..1, for ranking only; never used to place money
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the matcher concluded for one payment.
+
+    ``accounts`` maps account numbers to the bani each receives when the decision is to
+    allocate (one entry in the common case, several when a text names several accounts whose
+    open totals add up exactly). ``reason`` is a stable code for review items.
+    """
+
+    status: Literal["allocate", "review", "reject"]
+    accounts: dict[str, int] = field(default_factory=dict)
+    reason: str = ""
+    candidates: tuple[Candidate, ...] = ()
+    evidence: str = ""

@@ -1,0 +1,35 @@
+"""What every benchmark returns, so `make bench` can print one table.
+
+Targets are ratios to a baseline measured in the same run, because the machines are shared
+and noisy: absolute times drift, ratios much less.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str  # what was measured, e.g. "register import, seed scale"
+    value: float  # the measured figure (seconds, req/s, MB, ...)
+    unit: str  # "s", "req/s", "MB", "ms"
+    baseline_name: str = ""  # e.g. "sqlite3 executemany of the same rows"
+    baseline: float | None = None
+    target: str = ""  # e.g. "ratio <= 2.5"
+    ok: bool | None = None  # whether the target holds, None when there is none
+
+    @property
+    def ratio(self) -> float | None:
+        if self.baseline in (None, 0):
+            return None
+        return self.value / self.baseline
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, object]:
+    """Wall time of one call, with its result."""
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out

@@ -37,7 +37,7 @@ def parse_amount(
     a decimal comma for registries written by Romanian- or Russian-locale software. An ``int``
     is taken as whole lei (never as bani): ambiguity here would cost a factor of a hundred.
     """
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise MoneyError(f"amount must be text or Decimal, not {type(value).__name__}")
     if isinstance(value, int):
         bani = value * BANI_PER_LEU

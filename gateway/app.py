@@ -1,0 +1,99 @@
+"""The HTTP application, built by ``create_app(settings)``: the composition root for the web.
+
+Everything the handlers need (engine, settings) lives on ``app.state``, created here and not
+at import time, so tests can build several apps against different databases. Unexpected
+errors are logged with their traceback and answered as a problem+json 500 that carries only
+the request id: no traceback ever reaches a client.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import structlog
+from litestar import Litestar, MediaType, Request, Response, get
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from litestar.types import ASGIApp, Receive, Scope, Send
+from sqlalchemy import Engine
+
+from gateway.db import make_engine, ping
+from gateway.logging import get_logger
+from gateway.settings import Settings
+
+log = get_logger("gateway.http")
+PROBLEM = "application/problem+json"
+
+
+def request_id_middleware(app: ASGIApp) -> ASGIApp:
+    """Bind a request id to every log line of the request and echo it in X-Request-Id."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        rid = uuid.uuid4().hex[:16]
+        scope.setdefault("state", {})["request_id"] = rid
+        structlog.contextvars.bind_contextvars(request_id=rid)
+
+        async def send_with_id(message):  # type: ignore[no-untyped-def]
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((b"x-request-id", rid.encode()))
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_id)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+
+    return middleware
+
+
+def problem(status: int, code: str, detail: str, **extra: object) -> Response:
+    """An RFC 9457 problem document with our stable machine-readable ``code``."""
+    body = {"type": "about:blank", "title": code, "status": status, "code": code, "detail": detail}
+    body.update(extra)
+    return Response(body, status_code=status, media_type=PROBLEM)
+
+
+def _http_exception(_: Request, exc: HTTPException) -> Response:
+    code = getattr(exc, "code", None) or {
+        400: "BAD_REQUEST",
+        401: "UNAUTHORIZED",
+        403: "FORBIDDEN",
+        404: "NOT_FOUND",
+        405: "METHOD_NOT_ALLOWED",
+        429: "RATE_LIMITED",
+    }.get(exc.status_code, "ERROR")
+    extra = getattr(exc, "extra", None)
+    return problem(
+        exc.status_code, code, str(exc.detail), **(extra if isinstance(extra, dict) else {})
+    )
+
+
+def _unexpected(request: Request, exc: Exception) -> Response:
+    rid = request.scope.get("state", {}).get("request_id")
+    log.error("unhandled error", path=request.url.path, exc_info=exc)
+    return problem(500, "INTERNAL_ERROR", "internal error; quote the request id", request_id=rid)
+
+
+@get("/health", media_type=MediaType.JSON, sync_to_thread=True, include_in_schema=True)
+def health(state: State) -> Response:
+    """200 when the database answers, 503 otherwise."""
+    ok = ping(state.engine)
+    return Response({"status": "ok" if ok else "unavailable"}, status_code=200 if ok else 503)
+
+
+def create_app(settings: Settings, engine: Engine | None = None) -> Litestar:
+    engine = engine or make_engine(settings.database_url)
+    from gateway.api import routes as api_routes
+
+    return Litestar(
+        route_handlers=[health, *api_routes.handlers()],
+        middleware=[request_id_middleware],
+        exception_handlers={HTTPException: _http_exception, Exception: _unexpected},
+        state=State({"engine": engine, "settings": settings}),
+        openapi_config=OpenAPIConfig(title="Plata gateway", version="1.0.0", path="/schema"),
+        debug=False,
+    )

@@ -1,0 +1,62 @@
+"""Engine creation: one place that knows the two backends' quirks.
+
+``GATEWAY_DATABASE_URL`` takes a plain SQLAlchemy URL; we pick the driver (psycopg 3 for
+PostgreSQL), and on SQLite we turn on WAL, foreign keys and a busy timeout on every
+connection, because several threads of one server (and the CLI beside it) share the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+
+
+def normalise_url(url: str) -> str:
+    """Pick our driver for a plain URL: postgresql:// -> postgresql+psycopg://."""
+    u = make_url(url)
+    if u.drivername in ("postgresql", "postgres"):
+        u = u.set(drivername="postgresql+psycopg")
+    return u.render_as_string(hide_password=False)
+
+
+def make_engine(url: str, **kwargs: object) -> Engine:
+    url = normalise_url(url)
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        if u.database and u.database != ":memory:":
+            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite's own transaction handling defers BEGIN; emit it ourselves so that
+        # "BEGIN IMMEDIATE" semantics (a writer takes the lock at once) are available.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        return engine
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see make_engine)
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=FULL")  # a posted payment survives a power cut
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def ping(engine: Engine) -> bool:
+    """True when the database answers a trivial query."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except Exception:  # the caller reports "unavailable"; the reason goes to the log
+        return False

@@ -1,0 +1,16 @@
+"""Errors that carry a message meant for the person at the terminal or the client.
+
+Services raise ``UserError`` (a bad register, an unknown connector, a closed day); the CLI
+prints its message as one line on stderr and exits non-zero, the API maps it to a problem
+document. Anything else is a bug: logged with its traceback, shown as one line.
+"""
+
+
+class UserError(Exception):
+    """A refusal with a clear, one-line reason; never a bug."""
+
+    exit_code = 2
+
+
+class NotFound(UserError):
+    exit_code = 3

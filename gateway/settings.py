@@ -1,0 +1,45 @@
+"""Settings: read from the environment once, by the composition root, and passed down.
+
+Nothing reads ``os.environ`` at import time; ``Settings.from_env()`` is called by the CLI and
+by tests build ``Settings`` directly, so two apps with different databases can live in one
+process.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///var/gateway.db"
+    data_dir: Path = Path("var/data")
+    config_path: Path | None = None  # the connectors' TOML file
+    timezone: str = "Europe/Chisinau"
+    log_json: bool | None = None  # None: JSON unless stderr is a terminal
+    log_level: str = "INFO"
+    # API
+    rate_limit_per_minute: int = 6000
+    signature_window_seconds: int = 300
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        cfg = env.get("GATEWAY_CONFIG")
+        return cls(
+            database_url=env.get("GATEWAY_DATABASE_URL", cls.database_url),
+            data_dir=Path(env.get("GATEWAY_DATA_DIR", str(cls.data_dir))),
+            config_path=Path(cfg) if cfg else None,
+            log_level=env.get("GATEWAY_LOG_LEVEL", cls.log_level).upper(),
+        )
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)
+
+    @property
+    def raw_dir(self) -> Path:
+        """Where raw files live, content-addressed: raw/ab/cd/<sha256>."""
+        return self.data_dir / "raw"

@@ -1,0 +1,346 @@
+"""The one database schema (SQLAlchemy Core tables), shared by SQLite and PostgreSQL.
+
+Conventions that the rest of the code relies on:
+- money columns are BigInteger bani (``amount``, ``amount_due``); never Numeric, never float;
+- allocations are append-only: a correction or reversal is a compensating row that points at
+  the row it compensates (``reverses_id``); nothing in this table is updated or deleted;
+- a payment's identity is (source, external_id), enforced by a unique constraint, which is
+  what makes every ingest and every API post idempotent under concurrency;
+- raw bytes are kept on disk, content-addressed by sha256 (``raw_files``), before parsing.
+
+Alembic migrations in schemas/migrations/ are the only way the schema reaches a database.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite only autoincrements INTEGER
+
+
+def _id() -> Column:
+    return Column("id", Id, primary_key=True, autoincrement=True)
+
+
+def _ts(name: str, nullable: bool = False) -> Column:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+# --- invoice register -------------------------------------------------------------------------
+
+providers = Table(
+    "providers",
+    metadata,
+    _id(),
+    Column("code", String(32), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("iban", String(34), nullable=False),
+)
+
+services = Table(
+    "services",
+    metadata,
+    _id(),
+    Column("code", String(32), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+)
+
+managers = Table(
+    "managers",
+    metadata,
+    _id(),
+    Column("code", String(32), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    _id(),
+    Column("account_no", String(16), nullable=False, unique=True),
+    Column("manager_id", ForeignKey("managers.id"), nullable=False),
+    Column("payer_name", String(200), nullable=False),
+    Column("address", String(300), nullable=False),
+    Column("status", String(8), nullable=False),
+    CheckConstraint("status IN ('open', 'closed')", name="status"),
+)
+
+register_imports = Table(
+    "register_imports",
+    metadata,
+    _id(),
+    Column("periods", String(200), nullable=False),  # comma-separated YYYY-MM
+    Column("sha256", String(64), nullable=False),  # over the register's files, in name order
+    _ts("imported_at"),
+    Column("invoices", Integer, nullable=False),
+    Column("lines", Integer, nullable=False),
+    Column("note", Text),
+)
+
+invoices = Table(
+    "invoices",
+    metadata,
+    _id(),
+    Column("invoice_no", String(32), nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("period", String(7), nullable=False),  # YYYY-MM
+    Column("issued_on", Date, nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("payment_ref", String(25), nullable=False),  # ISO 11649 RF reference
+    # 'open' invoices take payments; a re-import that changes an invoice supersedes it with a
+    # new version instead of rewriting what payments already reference.
+    Column("status", String(12), nullable=False, default="open"),
+    Column("import_id", ForeignKey("register_imports.id"), nullable=False),
+    UniqueConstraint("invoice_no", "version", name="uq_invoices_no_version"),
+    CheckConstraint("status IN ('open', 'superseded')", name="status"),
+)
+Index("ix_invoices_account", invoices.c.account_id)
+Index("ix_invoices_payment_ref", invoices.c.payment_ref)
+
+invoice_lines = Table(
+    "invoice_lines",
+    metadata,
+    _id(),
+    Column("invoice_id", ForeignKey("invoices.id"), nullable=False),
+    Column("service_id", ForeignKey("services.id"), nullable=False),
+    Column("provider_id", ForeignKey("providers.id"), nullable=False),
+    Column("amount_due", BigInteger, nullable=False),  # bani; negative = credit carried
+    UniqueConstraint("invoice_id", "service_id", "provider_id", name="uq_invoice_lines_key"),
+)
+
+# --- raw material kept before parsing --------------------------------------------------------
+
+raw_files = Table(
+    "raw_files",
+    metadata,
+    _id(),
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("source", String(64), nullable=False),  # connector name, or 'cli'
+    Column("filename", String(500), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("format", String(32)),
+    # received -> applied | quarantined; a quarantined file keeps its reason and its bytes
+    Column("status", String(12), nullable=False),
+    Column("reason", Text),
+    Column("records", Integer),
+    _ts("received_at"),
+    _ts("processed_at", nullable=True),
+    CheckConstraint("status IN ('received', 'applied', 'quarantined')", name="status"),
+)
+
+agents = Table(
+    "agents",
+    metadata,
+    _id(),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("key_id", String(16), nullable=False, unique=True),  # public prefix of the key
+    Column("key_hash", String(128), nullable=False),  # sha256 of the secret part, never the key
+    Column("ip_allow", Text),  # comma-separated networks; empty = any
+    Column("signing_secret", String(128)),  # HMAC secret when the agent signs requests
+    Column("rate_per_minute", Integer, nullable=False, default=6000),
+    Column("active", Boolean, nullable=False, default=True),
+    _ts("created_at"),
+)
+
+api_requests = Table(
+    "api_requests",
+    metadata,
+    _id(),
+    Column("agent_id", ForeignKey("agents.id"), nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("path", String(300), nullable=False),
+    Column("body_sha256", String(64), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("status_code", Integer),
+    _ts("received_at"),
+)
+Index("ix_api_requests_agent", api_requests.c.agent_id, api_requests.c.received_at)
+
+# --- payments and their allocation -----------------------------------------------------------
+
+payments = Table(
+    "payments",
+    metadata,
+    _id(),
+    Column("source", String(64), nullable=False),  # connector or agent name
+    Column("external_id", String(128), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("collector", String(64)),
+    Column("business_day", Date, nullable=False),
+    Column("booking_date", Date),
+    Column("value_date", Date),
+    Column("amount", BigInteger, nullable=False),  # bani, positive
+    Column("currency", String(3), nullable=False, default="MDL"),
+    Column("direction", String(6), nullable=False, default="credit"),
+    Column("reversal", Boolean, nullable=False, default=False),
+    Column("end_to_end_id", String(64)),
+    Column("account_servicer_ref", String(64)),
+    Column("remittance", Text),
+    Column("debtor_name", String(200)),
+    Column("debtor_iban", String(34)),
+    Column("given_account_no", String(32)),  # as the record gave it, before matching
+    Column("given_invoice_no", String(32)),
+    Column("payment_ref", String(35)),
+    Column("services", JSON),  # [{service_code, amount(bani)}] when the payer chose
+    Column("batch_ref", String(64)),
+    Column("period", String(7)),
+    # mutable workflow state; the money itself lives in allocations
+    Column("status", String(10), nullable=False),
+    Column("account_no", String(16)),  # resolved; empty when split across accounts
+    Column("reason", String(40)),
+    Column("raw_file_id", ForeignKey("raw_files.id")),
+    Column("agent_id", ForeignKey("agents.id")),
+    Column("request_sha256", String(64)),  # API: the canonical body hash, for idempotency
+    Column("response", JSON),  # API: the original answer, replayed on a retry
+    Column("reverses_payment_id", ForeignKey("payments.id")),
+    _ts("created_at"),
+    UniqueConstraint("source", "external_id", name="uq_payments_source_external_id"),
+    CheckConstraint(
+        "status IN ('allocated', 'review', 'returned', 'rejected', 'reversed')", name="status"
+    ),
+)
+Index("ix_payments_day", payments.c.business_day, payments.c.channel)
+Index("ix_payments_account", payments.c.account_no)
+Index("ix_payments_svcr_ref", payments.c.account_servicer_ref)
+
+allocations = Table(
+    "allocations",
+    metadata,
+    _id(),
+    Column("payment_id", ForeignKey("payments.id"), nullable=False),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("invoice_line_id", ForeignKey("invoice_lines.id")),  # NULL = advance credit
+    Column("service_id", ForeignKey("services.id")),
+    Column("provider_id", ForeignKey("providers.id")),
+    Column("amount", BigInteger, nullable=False),  # bani; negative on compensating rows
+    Column("kind", String(12), nullable=False),
+    Column("reverses_id", ForeignKey("allocations.id")),
+    Column("business_day", Date, nullable=False),  # the day this row counts for finance
+    Column("created_by", String(64), nullable=False),
+    _ts("created_at"),
+    CheckConstraint(
+        "kind IN ('payment', 'advance', 'advance_use', 'reversal', 'correction')", name="kind"
+    ),
+)
+Index("ix_allocations_payment", allocations.c.payment_id)
+Index("ix_allocations_line", allocations.c.invoice_line_id)
+Index("ix_allocations_account", allocations.c.account_id)
+Index("ix_allocations_day", allocations.c.business_day)
+
+# --- review queue ----------------------------------------------------------------------------
+
+review_items = Table(
+    "review_items",
+    metadata,
+    _id(),
+    Column("payment_id", ForeignKey("payments.id"), nullable=False, unique=True),
+    Column("reason", String(40), nullable=False),
+    Column("candidates", JSON, nullable=False),  # [{account_no, score, reason}]
+    Column("state", String(20), nullable=False),
+    _ts("created_at"),
+    _ts("resolved_at", nullable=True),
+    Column("resolved_by", String(64)),
+)
+Index("ix_review_items_state", review_items.c.state, review_items.c.reason)
+
+review_actions = Table(
+    "review_actions",
+    metadata,
+    _id(),
+    Column("review_item_id", ForeignKey("review_items.id"), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(30), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("from_state", String(20), nullable=False),
+    Column("to_state", String(20), nullable=False),
+    _ts("created_at"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    _id(),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(20), nullable=False, default="accountant"),
+    _ts("created_at"),
+)
+
+# --- settlement and the business day ---------------------------------------------------------
+
+settlements = Table(
+    "settlements",
+    metadata,
+    _id(),
+    Column("collector", String(64), nullable=False),
+    Column("batch_ref", String(64), nullable=False),
+    Column("registry_day", Date, nullable=False),
+    Column("registry_total", BigInteger, nullable=False),
+    Column("registry_count", Integer, nullable=False),
+    Column("statement_payment_id", ForeignKey("payments.id")),
+    Column("statement_amount", BigInteger),
+    Column("difference", BigInteger, nullable=False),  # statement - registry (fees < 0)
+    Column("status", String(12), nullable=False),  # settled | fee | difference | unsettled
+    Column("business_day", Date, nullable=False),
+    _ts("created_at"),
+    UniqueConstraint("collector", "batch_ref", name="uq_settlements_collector_batch"),
+)
+
+business_days = Table(
+    "business_days",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("status", String(8), nullable=False),  # open | closed
+    _ts("closed_at", nullable=True),
+    Column("closed_by", String(64)),
+    Column("snapshot", JSON),  # the frozen daily report
+)
+
+connector_state = Table(
+    "connector_state",
+    metadata,
+    Column("connector", String(64), primary_key=True),
+    Column("cursor", Text),
+    _ts("updated_at"),
+)
+
+remote_files = Table(
+    "remote_files",
+    metadata,
+    _id(),
+    Column("connector", String(64), nullable=False),
+    Column("remote_path", String(500), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("mtime", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    _ts("fetched_at"),
+    UniqueConstraint("connector", "remote_path", "size", "mtime", name="uq_remote_files_key"),
+)

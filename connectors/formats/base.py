@@ -1,0 +1,147 @@
+"""What every inbound format shares: the error, the format shape, derived ids, the registry.
+
+A format is a small declarative object: a ``name`` (the ``--format`` value and the records'
+``source_format``), ``detect(head)`` that looks only at the first bytes of a file, and
+``parse(data)`` that turns the whole file into ``PaymentRecord``s. Parsers are pure (bytes in,
+records out) and refuse a bad file with one ``FormatError`` whose message says where and why,
+because the pipeline quarantines a file on the first error and an accountant reads the reason.
+
+``parse`` is a generator. A check that needs the whole file (control totals, balances) can
+fail after some records were yielded, so callers must consume every record before acting
+on any of them; the ingest pipeline does (nothing half-applied).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from typing import ClassVar
+
+from reconciliation.model import PaymentRecord
+from reconciliation.money import MoneyError, parse_amount
+
+#: How many leading bytes ``detect_format`` shows each format.
+HEAD_BYTES = 4096
+
+
+class FormatError(ValueError):
+    """A file that cannot be taken as a whole; the message is one line saying where and why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).split()))
+
+
+class Format:
+    """Base for the format classes; subclasses set ``name`` and implement both methods."""
+
+    name: ClassVar[str] = ""
+
+    def detect(self, head: bytes) -> bool:
+        """True when ``head`` (the first ``HEAD_BYTES`` of a file) looks like this format."""
+        raise NotImplementedError
+
+    def parse(self, data: bytes) -> Iterator[PaymentRecord]:
+        """Every payment record in ``data``; raises ``FormatError`` for a bad file."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<format {self.name}>"
+
+
+def amount_or_error(text: str | None, where: str, *, allow_comma: bool = False) -> int:
+    """Bani from amount text, or a ``FormatError`` that names the place of the bad amount."""
+    if text is None:
+        raise FormatError(f"{where}: amount missing")
+    try:
+        return parse_amount(text, allow_comma=allow_comma)
+    except MoneyError as exc:
+        raise FormatError(f"{where}: {exc}") from None
+
+
+def record_digest(record: PaymentRecord) -> str:
+    """sha256 of the record's canonical JSON without its id: the content that makes it *it*.
+
+    ``extra["id_scope"]`` (e.g. the statement's account IBAN) is hashed too, so the same
+    anonymous transfer reported on two different accounts' statements stays two payments.
+    """
+    body = record.to_json()
+    body.pop("external_id")
+    body["id_scope"] = str(record.extra.get("id_scope", ""))
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def derive_ids(records: Iterable[PaymentRecord]) -> Iterator[PaymentRecord]:
+    """Give each record without an ``external_id`` a stable one: content hash + occurrence.
+
+    The n-th record in a file with a given content gets ``"h:<sha256>:<n>"``, so two identical
+    same-day payments both count, and parsing the same file again gives the same ids. Records
+    that carry their own id pass through untouched.
+    """
+    seen: dict[str, int] = {}
+    for record in records:
+        if record.external_id:
+            yield record
+            continue
+        digest = record_digest(record)
+        n = seen.get(digest, 0) + 1
+        seen[digest] = n
+        yield replace(record, external_id=f"h:{digest}:{n}")
+
+
+FORMATS: dict[str, Format] = {}
+
+
+def register(fmt: Format) -> Format:
+    """Add a format to the registry (each format module does this at import)."""
+    if fmt.name in FORMATS:
+        raise ValueError(f"format {fmt.name!r} is registered twice")
+    FORMATS[fmt.name] = fmt
+    return fmt
+
+
+def get_format(name: str) -> Format:
+    """The registered format called ``name``; ``FormatError`` naming the known ones otherwise."""
+    try:
+        return FORMATS[name]
+    except KeyError:
+        known = ", ".join(sorted(FORMATS))
+        raise FormatError(f"unknown format {name!r} (known: {known})") from None
+
+
+def detect_format(data: bytes) -> Format:
+    """The one format whose ``detect`` accepts the file's head; refuses none or several."""
+    head = data[:HEAD_BYTES]
+    hits = [fmt for fmt in FORMATS.values() if _safe_detect(fmt, head)]
+    if len(hits) == 1:
+        return hits[0]
+    if not hits:
+        raise FormatError("unrecognised file format (use --format to name it)")
+    names = ", ".join(f.name for f in hits)
+    raise FormatError(f"ambiguous file format, could be any of: {names} (use --format)")
+
+
+def _safe_detect(fmt: Format, head: bytes) -> bool:
+    try:
+        return bool(fmt.detect(head))
+    except Exception:  # a detector that trips on odd bytes simply does not claim the file
+        return False
+
+
+def decode_text(data: bytes, where: str = "file") -> str:
+    """Text of a legacy file: UTF-8 (BOM dropped) when it decodes strictly, else cp1251.
+
+    cp1251 leaves five byte values undefined; a file using them is neither encoding.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1251")
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"{where}: neither UTF-8 nor cp1251 (byte {exc.start})") from None

@@ -7,6 +7,10 @@ from a file's first bytes and ``get_format`` looks one up by its ``--format`` na
 from connectors.formats import (  # noqa: F401  (imported to register)
     camt053,
     camt054,
+    compensation,
+    mt940,
+    post_registry,
+    terminal,
 )
 from connectors.formats.base import (
     FORMATS,

@@ -11,18 +11,39 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, select, update
 
-from reconciliation.model import AccountInfo, AllocationRow, OpenLine
+from reconciliation.allocate import AllocationError, open_after
+from reconciliation.match import (
+    CityIndex,
+    DuplicateFlag,
+    SeenPayment,
+    allocate_decision,
+    flag_duplicates,
+    match_batch,
+)
+from reconciliation.model import (
+    AccountInfo,
+    AllocationRow,
+    Candidate,
+    Decision,
+    OpenLine,
+    PaymentRecord,
+)
+from reconciliation.references import normalize_account_no, normalize_rf
+from reconciliation.review import ReasonCode
+from reconciliation.text_refs import extract
 from schemas.tables import (
     accounts,
     allocations,
     invoice_lines,
     invoices,
+    payments,
     providers,
+    review_items,
     services,
 )
 
@@ -227,3 +248,367 @@ def reverse_allocations(
     if rows:
         conn.execute(insert(a), rows)
     return len(rows)
+
+
+# --- applying a batch of parsed records ---------------------------------------------------------
+
+CHANNEL_BY_FORMAT = {
+    "camt053": "transfer",
+    "mt940": "transfer",
+    "camt054": "bank_itemised",
+    "post_registry": "post",
+    "terminal": "terminal",
+    "compensation": "compensation",
+}
+
+
+@dataclass
+class Planned:
+    """What one record becomes: a payment row, its allocation rows, maybe a review item."""
+
+    record: PaymentRecord
+    status: str
+    channel: str
+    business_day: date
+    account_no: str | None = None
+    reason: str | None = None
+    rows: list[AllocationRow] = field(default_factory=list)
+    candidates: tuple[Candidate, ...] = ()
+    reverses_payment_id: int | None = None
+
+
+def apply_records(
+    conn: Connection,
+    records: Sequence[PaymentRecord],
+    *,
+    source: str,
+    raw_file_id: int | None,
+    actor: str,
+    today: date | None = None,
+) -> dict[str, int]:
+    """Persist, match and allocate a parsed file's records inside the caller's transaction.
+
+    Set-based: one query for known ids, one load of the affected accounts' lines, matching
+    and allocation in memory, then bulk inserts. Returns counts by outcome.
+    """
+    fresh = _drop_known(conn, source, records)
+    fallback_day = today or date.today()
+    plans: list[Planned] = []
+    credits = [r for r in fresh if r.direction == "credit" and not r.reversal]
+    plans.extend(_plan_credits(conn, credits, fallback_day, source))
+    plans.extend(_plan_reversals(conn, [r for r in fresh if r.reversal], fallback_day))
+    for r in fresh:
+        if r.direction == "debit" and not r.reversal:
+            plans.append(_plan_other(r, fallback_day, "rejected", "NOT_A_PAYMENT"))
+    _persist(conn, plans, source=source, raw_file_id=raw_file_id, actor=actor)
+    counts: dict[str, int] = defaultdict(int)
+    counts["skipped_known"] = len(records) - len(fresh)
+    for p in plans:
+        counts[p.status] += 1
+    return dict(counts)
+
+
+def _drop_known(
+    conn: Connection, source: str, records: Sequence[PaymentRecord]
+) -> list[PaymentRecord]:
+    ids = [r.external_id for r in records]
+    known: set[str] = set()
+    for chunk in _chunks(ids):
+        known.update(
+            conn.execute(
+                select(payments.c.external_id).where(
+                    payments.c.source == source, payments.c.external_id.in_(chunk)
+                )
+            ).scalars()
+        )
+    return [r for r in records if r.external_id not in known]
+
+
+def _day(record: PaymentRecord, fallback: date) -> date:
+    return record.business_day() or fallback
+
+
+def _channel(record: PaymentRecord) -> str:
+    return CHANNEL_BY_FORMAT.get(record.source_format, "transfer")
+
+
+def _plan_other(record: PaymentRecord, fallback: date, status: str, reason: str) -> Planned:
+    return Planned(record, status, _channel(record), _day(record, fallback), reason=reason)
+
+
+def _plan_reversals(
+    conn: Connection, records: Sequence[PaymentRecord], fallback: date
+) -> list[Planned]:
+    """A bank's reversal finds its original by bank reference and amount, and compensates it.
+
+    The original is looked up among all sources (a reversal may arrive on the statement for a
+    payment first seen elsewhere) by account servicer reference, then end-to-end id. Found
+    and placed: the reversal is ``reversed`` and points at it; not found: review.
+    """
+    plans = []
+    for r in records:
+        original = _find_original(conn, r)
+        if original is None:
+            plans.append(_plan_other(r, fallback, "review", "REVERSAL_UNMATCHED"))
+            continue
+        plan = _plan_other(r, fallback, "reversed", None)  # type: ignore[arg-type]
+        plan.reason = None
+        plan.account_no = original.account_no
+        plan.reverses_payment_id = original.id
+        plans.append(plan)
+    return plans
+
+
+def _find_original(conn: Connection, r: PaymentRecord):  # type: ignore[no-untyped-def]
+    p = payments
+    for col, value in (
+        (p.c.account_servicer_ref, r.account_servicer_ref),
+        (p.c.end_to_end_id, r.end_to_end_id),
+    ):
+        if not value:
+            continue
+        row = conn.execute(
+            select(p.c.id, p.c.account_no, p.c.status)
+            .where(col == value, p.c.amount == r.amount, p.c.reversal.is_(False))
+            .where(p.c.status != "reversed")
+            .order_by(p.c.id)
+            .limit(1)
+        ).first()
+        if row is not None:
+            return row
+    return None
+
+
+def _persist(
+    conn: Connection,
+    plans: Sequence[Planned],
+    *,
+    source: str,
+    raw_file_id: int | None,
+    actor: str,
+) -> None:
+    """Bulk-insert payments (ids back in order), then their allocations and review items."""
+    if not plans:
+        return
+    now = datetime.now(UTC)
+    ids = (
+        conn.execute(
+            insert(payments).returning(payments.c.id, sort_by_parameter_order=True),
+            [_payment_row(p, source, raw_file_id, now) for p in plans],
+        )
+        .scalars()
+        .all()
+    )
+    account_ids = load_accounts(conn, {r.account_no for p in plans for r in p.rows})
+    refs = RefIds.load(conn)
+    placed = [(pid, row) for pid, p in zip(ids, plans, strict=True) for row in p.rows]
+    days = {pid: p.business_day for pid, p in zip(ids, plans, strict=True)}
+    insert_allocations(
+        conn, placed, account_ids=account_ids, refs=refs, business_day=days, created_by=actor
+    )
+    _apply_reversals(conn, plans, actor)
+    reviews = [
+        {
+            "payment_id": pid,
+            "reason": p.reason or "NO_REFERENCE",
+            "candidates": [
+                {"account_no": c.account_no, "score": round(c.score, 3), "reason": c.reason}
+                for c in p.candidates
+            ],
+            "state": "open",
+            "created_at": now,
+        }
+        for pid, p in zip(ids, plans, strict=True)
+        if p.status == "review"
+    ]
+    if reviews:
+        conn.execute(insert(review_items), reviews)
+
+
+def _apply_reversals(conn: Connection, plans: Sequence[Planned], actor: str) -> None:
+    for p in plans:
+        if p.reverses_payment_id is None:
+            continue
+        reverse_allocations(
+            conn, p.reverses_payment_id, business_day=p.business_day, created_by=actor
+        )
+        conn.execute(
+            update(payments).where(payments.c.id == p.reverses_payment_id).values(status="reversed")
+        )
+
+
+def _payment_row(p: Planned, source: str, raw_file_id: int | None, now: datetime) -> dict:
+    r = p.record
+    return {
+        "source": source,
+        "external_id": r.external_id,
+        "channel": p.channel,
+        "collector": r.collector,
+        "business_day": p.business_day,
+        "booking_date": r.booking_date,
+        "value_date": r.value_date,
+        "amount": r.amount,
+        "currency": r.currency,
+        "direction": r.direction,
+        "reversal": r.reversal,
+        "end_to_end_id": r.end_to_end_id,
+        "account_servicer_ref": r.account_servicer_ref,
+        "remittance": r.remittance,
+        "debtor_name": r.debtor_name,
+        "debtor_iban": r.debtor_iban,
+        "given_account_no": r.account_no,
+        "given_invoice_no": r.invoice_no,
+        "payment_ref": r.payment_ref,
+        "services": [{"service_code": s.service_code, "amount": s.amount} for s in r.services]
+        or None,
+        "batch_ref": r.batch_ref,
+        "period": r.period,
+        "status": p.status,
+        "account_no": p.account_no,
+        "reason": p.reason,
+        "raw_file_id": raw_file_id,
+        "reverses_payment_id": p.reverses_payment_id,
+        "created_at": now,
+    }
+
+
+#: Above this many records a batch loads every open line at once instead of only the lines
+#: of the accounts it mentions: one big query beats many small ones.
+WHOLE_CITY_THRESHOLD = 5000
+DUPLICATE_WINDOW_DAYS = 3
+
+
+def load_index(conn: Connection, records: Sequence[PaymentRecord]) -> CityIndex:
+    """The matcher's snapshot for a batch: all accounts and invoice references, and the open
+    lines of the accounts the batch can reach (all of them for a large batch)."""
+    infos = load_account_infos(conn)
+    inv = conn.execute(
+        select(invoices.c.invoice_no, invoices.c.payment_ref, accounts.c.account_no)
+        .join(accounts, accounts.c.id == invoices.c.account_id)
+        .where(invoices.c.status == "open")
+    ).all()
+    invoice_account = {no: acc for no, _, acc in inv}
+    if len(records) >= WHOLE_CITY_THRESHOLD:
+        lines = [ln for group in load_open_lines(conn).values() for ln in group]
+    else:
+        reach = _reachable_accounts(records, invoice_account, {ref: no for no, ref, _ in inv})
+        lines = [ln for group in load_open_lines(conn, reach).values() for ln in group]
+    index = CityIndex.build(infos, lines, invoice_refs={ref: no for no, ref, _ in inv})
+    index.invoice_account.update(invoice_account)
+    return index
+
+
+def _reachable_accounts(
+    records: Sequence[PaymentRecord], invoice_account: dict[str, str], ref_invoice: dict[str, str]
+) -> set[str]:
+    """Accounts a small batch can be placed on: named, invoiced, or written in the text."""
+    out: set[str] = set()
+    for r in records:
+        if r.account_no:
+            out.add(normalize_account_no(r.account_no) or r.account_no)
+        for inv in (r.invoice_no, ref_invoice.get(normalize_rf(r.payment_ref or "") or "")):
+            if inv and inv in invoice_account:
+                out.add(invoice_account[inv])
+        if r.remittance:
+            refs = extract(r.remittance)
+            out.update(m.digits for m in refs.accounts if m.kind == "account")
+            for m in refs.invoices:
+                if m.invoice_no in invoice_account:
+                    out.add(invoice_account[m.invoice_no])
+            for m in refs.rf_refs:
+                inv = ref_invoice.get(m.ref)
+                if inv in invoice_account:
+                    out.add(invoice_account[inv])
+    return out
+
+
+def _plan_credits(
+    conn: Connection, records: Sequence[PaymentRecord], fallback: date, source: str
+) -> list[Planned]:
+    if not records:
+        return []
+    index = load_index(conn, records)
+    decisions = match_batch(records, index)
+    flags = _duplicates(conn, records, decisions, source, fallback)
+    plans = []
+    for r, d in zip(records, decisions, strict=True):
+        plan = Planned(r, "review", _channel(r), _day(r, fallback))
+        flag = flags.get(f"{source}:{r.external_id}")
+        if flag is not None:
+            plan.reason = ReasonCode.LIKELY_DUPLICATE.value
+            plan.candidates = tuple(Candidate(a, 1.0, flag.reason) for a in d.accounts)
+        elif d.status == "allocate":
+            _place(plan, d, index)
+        elif d.status == "reject":
+            plan.status, plan.reason = "rejected", d.reason
+        else:
+            plan.reason, plan.candidates = d.reason, d.candidates
+        plans.append(plan)
+    return plans
+
+
+def _place(plan: Planned, decision: Decision, index: CityIndex) -> None:
+    """Allocate in memory and move the snapshot on, so a second payment to the same account
+    in this batch sees what the first one already paid."""
+    try:
+        rows = allocate_decision(plan.record, decision, index)
+    except AllocationError as exc:
+        plan.reason = exc.code
+        plan.candidates = tuple(Candidate(a, 1.0, str(exc)) for a in decision.accounts)
+        return
+    for acc in decision.accounts:
+        index.lines_by_account[acc] = open_after(index.lines(acc), rows)
+        index._open_total.pop(acc, None)
+    plan.status, plan.rows = "allocated", rows
+    plan.account_no = next(iter(decision.accounts)) if len(decision.accounts) == 1 else None
+
+
+def _duplicates(
+    conn: Connection,
+    records: Sequence[PaymentRecord],
+    decisions: Sequence[Decision],
+    source: str,
+    fallback: date,
+) -> dict[str, DuplicateFlag]:
+    batch = [
+        SeenPayment.of(
+            f"{source}:{r.external_id}",
+            _channel(r),
+            r,
+            next(iter(d.accounts)) if d.status == "allocate" and len(d.accounts) == 1 else None,
+        )
+        for r, d in zip(records, decisions, strict=True)
+    ]
+    days = [_day(r, fallback) for r in records]
+    window = timedelta(days=DUPLICATE_WINDOW_DAYS)
+    p = payments
+    recent = conn.execute(
+        select(
+            p.c.source,
+            p.c.external_id,
+            p.c.channel,
+            p.c.business_day,
+            p.c.account_no,
+            p.c.amount,
+            p.c.account_servicer_ref,
+            p.c.end_to_end_id,
+        ).where(
+            p.c.business_day.between(min(days) - window, max(days) + window),
+            p.c.reversal.is_(False),
+            p.c.status != "reversed",
+        )
+    ).all()
+    seen = [
+        SeenPayment(
+            f"{row.source}:{row.external_id}",
+            row.channel,
+            row.business_day,
+            row.account_no,
+            row.amount,
+            tuple(
+                x for x in (row.account_servicer_ref, row.end_to_end_id) if x and x != "NOTPROVIDED"
+            ),
+        )
+        for row in recent
+    ]
+    return flag_duplicates(batch, seen, window_days=DUPLICATE_WINDOW_DAYS)

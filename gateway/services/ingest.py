@@ -1,16 +1,32 @@
 """Ingest one file: raw bytes stored first, then parse, persist, match and allocate.
 
-(Interface in place; the body lands with the ingest work.)
+The order is what makes it safe:
+1. the bytes go to the content-addressed store and a ``raw_files`` row (committed on its own),
+   so nothing that reached us can be lost, whatever happens next;
+2. the whole file is parsed before anything is applied; a parse or control-total error
+   quarantines the file with its reason, and the database keeps only the raw_files row;
+3. payments, allocations, review items and settlements are written in ONE transaction,
+   which also flips the file to ``applied``; a failure rolls all of it back.
+The same bytes again are a no-op that says so; payments already known by (source,
+external_id), e.g. from an overlapping re-sent statement, are skipped one by one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert, select, update
 
+from connectors.formats import FormatError, detect_format, get_format
+from gateway.logging import get_logger
+from gateway.services import rawstore
 from gateway.settings import Settings
+from reconciliation.service import apply_records
+from schemas.tables import raw_files
+
+log = get_logger("gateway.ingest")
 
 
 @dataclass
@@ -31,8 +47,8 @@ class IngestResult:
         if self.status == "duplicate":
             return f"{self.filename}: already ingested (sha256 {self.sha256[:12]}), nothing to do"
         if self.status == "quarantined":
-            return f"{self.filename}: quarantined: {self.reason}"
-        parts = ", ".join(f"{v} {k}" for k, v in self.counts.items())
+            return f"{self.filename}: quarantined, nothing applied: {self.reason}"
+        parts = ", ".join(f"{v} {k}" for k, v in self.counts.items() if v)
         return f"{self.filename}: {self.records} records ({self.format}) applied: {parts}"
 
 
@@ -50,10 +66,78 @@ def ingest_bytes(
     The same bytes again are a no-op (status "duplicate"). A file that fails to parse or fails
     its control totals is quarantined with the reason; nothing of it is applied.
     """
-    raise NotImplementedError
+    sha, _ = rawstore.store(settings.raw_dir, data)
+    known = _known(engine, sha)
+    if known is not None and known.status == "applied":
+        return IngestResult(filename, sha, "duplicate", known.format, records=known.records or 0)
+    raw_id = known.id if known is not None else _register(engine, sha, data, filename, source)
+    try:
+        parser = detect_format(data) if fmt in ("auto", "", None) else get_format(fmt)
+        records = list(parser.parse(data))
+    except FormatError as exc:
+        return _quarantine(engine, raw_id, filename, sha, None, str(exc))
+    if not records:
+        return _quarantine(engine, raw_id, filename, sha, parser.name, "the file holds no records")
+    try:
+        with engine.begin() as conn:
+            counts = apply_records(
+                conn, records, source=source or parser.name, raw_file_id=raw_id, actor="ingest"
+            )
+            conn.execute(
+                update(raw_files)
+                .where(raw_files.c.id == raw_id)
+                .values(
+                    status="applied",
+                    format=parser.name,
+                    records=len(records),
+                    reason=None,
+                    processed_at=datetime.now(UTC),
+                )
+            )
+    except Exception as exc:
+        log.error("ingest failed", file_sha=sha[:12], exc_info=exc)
+        reason = f"internal error while applying ({type(exc).__name__}); nothing applied"
+        return _quarantine(engine, raw_id, filename, sha, parser.name, reason)
+    log.info("ingested", file_sha=sha[:12], format=parser.name, records=len(records), **counts)
+    return IngestResult(filename, sha, "applied", parser.name, None, len(records), counts)
 
 
 def ingest_path(
-    engine: Engine, settings: Settings, path: Path, *, source: str | None = None
+    engine: Engine, settings: Settings, path: Path, *, source: str | None = None, fmt: str = "auto"
 ) -> IngestResult:
-    return ingest_bytes(engine, settings, path.read_bytes(), filename=path.name, source=source)
+    return ingest_bytes(
+        engine, settings, path.read_bytes(), filename=path.name, source=source, fmt=fmt
+    )
+
+
+def _known(engine: Engine, sha: str):  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return conn.execute(select(raw_files).where(raw_files.c.sha256 == sha)).first()
+
+
+def _register(engine: Engine, sha: str, data: bytes, filename: str, source: str | None) -> int:
+    with engine.begin() as conn:
+        return conn.execute(
+            insert(raw_files).returning(raw_files.c.id),
+            {
+                "sha256": sha,
+                "source": source or "cli",
+                "filename": filename[:500],
+                "size": len(data),
+                "status": "received",
+                "received_at": datetime.now(UTC),
+            },
+        ).scalar_one()
+
+
+def _quarantine(
+    engine: Engine, raw_id: int, filename: str, sha: str, fmt: str | None, reason: str
+) -> IngestResult:
+    with engine.begin() as conn:
+        conn.execute(
+            update(raw_files)
+            .where(raw_files.c.id == raw_id)
+            .values(status="quarantined", reason=reason, format=fmt, processed_at=datetime.now(UTC))
+        )
+    log.warning("quarantined", file_sha=sha[:12], reason=reason)
+    return IngestResult(filename, sha, "quarantined", fmt, reason)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -291,6 +291,7 @@ def apply_records(
     Set-based: one query for known ids, one load of the affected accounts' lines, matching
     and allocation in memory, then bulk inserts. Returns counts by outcome.
     """
+    records = [_reversal_identity(r) for r in records]
     fresh = _drop_known(conn, source, records)
     fallback_day = today or date.today()
     plans: list[Planned] = []
@@ -306,6 +307,14 @@ def apply_records(
     for p in plans:
         counts[p.status] += 1
     return dict(counts)
+
+
+def _reversal_identity(record: PaymentRecord) -> PaymentRecord:
+    """Banks often repeat the original's reference on its reversal; a reversal is a payment
+    of its own, so its identity gets a ``rvsl:`` prefix instead of colliding with the original."""
+    if record.reversal and not record.external_id.startswith("rvsl:"):
+        return replace(record, external_id=f"rvsl:{record.external_id}")
+    return record
 
 
 def _drop_known(

@@ -1,0 +1,134 @@
+"""`gateway ingest`: stored first, applied whole or not at all, idempotent, on both backends."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import func, select
+
+from fixtures.writers.camt import write_camt053
+from fixtures.writers.entries import StatementMeta, WriterEntry
+from gateway.services import rawstore
+from gateway.services.ingest import ingest_bytes
+from schemas.tables import allocations, payments, raw_files, review_items
+from tests.integration.citykit import ACC_ION, ACC_MARIA, load_tiny_city
+
+DAY = date(2026, 11, 20)
+META = StatementMeta(iban="MD24AG000225100013104168", statement_id="STMT-20261120")
+
+
+def _statement(*entries: WriterEntry) -> bytes:
+    return write_camt053(list(entries), META, version="001.08")
+
+
+def _counts(engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {
+            t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in (payments, allocations, review_items)
+        }
+
+
+def test_transfer_with_account_in_text_is_allocated_oldest_first(engine, settings) -> None:
+    load_tiny_city(engine)
+    text = f"Plata cont personal {ACC_ION[:7]}-{ACC_ION[7]} noiembrie, Ion Rusu"
+    data = _statement(
+        WriterEntry(
+            amount=50000,
+            booking_date=DAY,
+            acct_svcr_ref="B1",
+            remittance=text,
+            debtor_name="ION RUSU",
+        )
+    )
+    result = ingest_bytes(engine, settings, data, filename="s.xml", source="bank")
+    assert result.status == "applied", result.reason
+    with engine.connect() as conn:
+        pay = conn.execute(select(payments)).one()
+        rows = conn.execute(select(allocations.c.amount, allocations.c.invoice_line_id)).all()
+    assert (pay.status, pay.account_no, pay.business_day) == ("allocated", ACC_ION, DAY)
+    assert sum(a for a, _ in rows) == 50000
+    # October's 300.00 heating first, then November's lines share the remaining 200.00
+    assert dict((line, a) for a, line in rows)[1] == 30000
+
+
+def test_same_file_twice_is_a_noop(engine, settings) -> None:
+    load_tiny_city(engine)
+    data = _statement(
+        WriterEntry(
+            amount=25000,
+            booking_date=DAY,
+            acct_svcr_ref="B2",
+            remittance=f"c/p {ACC_MARIA}",
+            debtor_name="Mariana Turcanu",
+        )
+    )
+    first = ingest_bytes(engine, settings, data, filename="s.xml", source="bank")
+    before = _counts(engine)
+    second = ingest_bytes(engine, settings, data, filename="s-again.xml", source="bank")
+    assert first.status == "applied" and second.status == "duplicate"
+    assert "already ingested" in second.describe()
+    assert _counts(engine) == before
+
+
+def test_truncated_file_is_quarantined_whole_and_kept(engine, settings) -> None:
+    load_tiny_city(engine)
+    data = _statement(
+        WriterEntry(amount=100, booking_date=DAY, acct_svcr_ref="B3", remittance=f"cont {ACC_ION}"),
+        WriterEntry(amount=200, booking_date=DAY, acct_svcr_ref="B4", remittance=f"cont {ACC_ION}"),
+    )
+    cut = data[: len(data) * 2 // 3]
+    result = ingest_bytes(engine, settings, cut, filename="cut.xml", source="bank")
+    assert result.status == "quarantined" and result.exit_code != 0
+    assert _counts(engine) == {"payments": 0, "allocations": 0, "review_items": 0}
+    with engine.connect() as conn:
+        raw = conn.execute(select(raw_files)).one()
+    assert raw.status == "quarantined" and raw.reason
+    assert rawstore.load(settings.raw_dir, raw.sha256) == cut
+
+
+def test_unplaceable_payment_goes_to_review_with_reason(engine, settings) -> None:
+    load_tiny_city(engine)
+    data = _statement(
+        WriterEntry(
+            amount=12345,
+            booking_date=DAY,
+            acct_svcr_ref="B5",
+            remittance="pentru apa, str. Ismail 86 ap 12",
+            debtor_name="Rusu I.",
+        )
+    )
+    ingest_bytes(engine, settings, data, filename="s.xml", source="bank")
+    with engine.connect() as conn:
+        pay = conn.execute(select(payments)).one()
+        item = conn.execute(select(review_items)).one()
+        n_alloc = conn.execute(select(func.count()).select_from(allocations)).scalar_one()
+    assert pay.status == "review" and n_alloc == 0
+    assert item.payment_id == pay.id and item.reason == pay.reason and item.state == "open"
+
+
+def test_reversal_compensates_the_original(engine, settings) -> None:
+    load_tiny_city(engine)
+    credit = WriterEntry(
+        amount=20000, booking_date=DAY, acct_svcr_ref="B6", remittance=f"cont personal {ACC_MARIA}"
+    )
+    ingest_bytes(engine, settings, _statement(credit), filename="a.xml", source="bank")
+    storno = WriterEntry(
+        amount=20000,
+        booking_date=date(2026, 11, 21),
+        acct_svcr_ref="B6",
+        direction="debit",
+        reversal=True,
+        remittance="storno",
+    )
+    r = ingest_bytes(engine, settings, _statement(storno), filename="b.xml", source="bank")
+    assert r.status == "applied", r.reason
+    with engine.connect() as conn:
+        statuses = dict(conn.execute(select(payments.c.id, payments.c.status)).all())
+        total = conn.execute(select(func.sum(allocations.c.amount))).scalar_one()
+        kinds = conn.execute(
+            select(allocations.c.kind, func.count()).group_by(allocations.c.kind)
+        ).all()
+    assert set(statuses.values()) == {"reversed"}
+    assert total == 0
+    assert dict(kinds)["reversal"] == dict(kinds)["payment"]

@@ -6,6 +6,7 @@ or the sequence numbers skip, the whole file is refused: a registry that lost a 
 be half-applied. Amounts may use a decimal comma (the post's software writes them so).
 Text is UTF-8 (with or without BOM) or cp1251 (``base.decode_text``).
 
+A detail line may carry a ninth field, the payer's name as the clerk wrote it (debtor_name).
 Each detail line becomes one record: ``external_id`` = office:payment_date:receipt_no
 (unique by the post's own rules; a repeat refuses the file), ``booking_date`` = the payment
 date, ``collector`` = the header's collector, ``batch_ref`` = collector:registry date.
@@ -60,7 +61,9 @@ def parse_registry(data: bytes) -> list[PaymentRecord]:
     records: list[PaymentRecord] = []
     seen: set[str] = set()
     for no, line in enumerate(lines[1:-1], start=2):
-        record = _detail(_fields(line, no, "D", 8), no, len(records) + 1, collector, batch_ref)
+        record = _detail(
+            _fields(line, no, "D", 8, optional=1), no, len(records) + 1, collector, batch_ref
+        )
         if record.external_id in seen:
             raise FormatError(f"post registry line {no}: receipt {record.external_id} repeated")
         seen.add(record.external_id)
@@ -74,9 +77,9 @@ def parse_registry(data: bytes) -> list[PaymentRecord]:
     return records
 
 
-def _fields(line: str, no: int, kind: str, count: int) -> list[str]:
+def _fields(line: str, no: int, kind: str, count: int, optional: int = 0) -> list[str]:
     fields = line.split(";")
-    if fields[0] != kind or len(fields) != count:
+    if fields[0] != kind or not count <= len(fields) <= count + optional:
         raise FormatError(
             f"post registry line {no}: expected a {kind} line with {count} fields, "
             f"got {line[:60]!r}"
@@ -103,6 +106,7 @@ def _detail(f: list[str], no: int, seq: int, collector: str, batch_ref: str) -> 
         amount=amount,
         booking_date=paid_on,
         account_no=normalize_account_no(account_raw) or account_raw,
+        debtor_name=(f[8].strip() or None) if len(f) > 8 else None,
         services=services,
         batch_ref=batch_ref,
         collector=collector,

@@ -1,0 +1,210 @@
+"""The connectors' TOML file (``GATEWAY_CONFIG``): parsed once into frozen dataclasses.
+
+Why so strict: a typo in a connector file (``knwon_hosts``, ``kind = "stfp"``) must stop the
+operator at ``gateway pull`` with the connector and the field named, not surface at 03:00 as
+a job that silently does nothing. Unknown keys are refused for the same reason. Relative
+paths are taken relative to the TOML file, so a config folder can be moved as a whole.
+
+The format is documented in schemas/formats/connectors_toml.md.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from gateway.errors import UserError
+from gateway.settings import Settings
+
+KINDS = ("sftp", "http", "folder")
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+FORMAT_RE = re.compile(r"^[a-z0-9][a-z0-9_]{0,31}$")
+REQUIRED = {
+    "sftp": ("host", "user", "key", "known_hosts", "remote_dir"),
+    "http": ("base_url",),
+    "folder": ("path",),
+}
+PATH_FIELDS = ("key", "known_hosts", "path")
+
+
+@dataclass(frozen=True)
+class ConnectorConfig:
+    """One ``[[connector]]`` table. Fields not used by a kind stay None."""
+
+    name: str
+    kind: str
+    format: str = "auto"
+    schedule: str | None = None  # crontab, evaluated in Europe/Chisinau
+    enabled: bool = True
+    # sftp
+    host: str | None = None
+    port: int = 22
+    user: str | None = None
+    key: Path | None = None  # private key file
+    known_hosts: Path | None = None  # the pinned host keys; nothing else is trusted
+    remote_dir: str | None = None
+    archive_dir: str | None = None  # sftp: remote folder; folder: subfolder of path
+    # http
+    base_url: str | None = None
+    token: str | None = None  # bearer token; prefer token_env to keep it out of the file
+    token_env: str | None = None
+    # folder
+    path: Path | None = None
+    # robustness
+    attempts: int = 5  # per file / per page, including the first try
+    backoff: float = 1.0  # seconds before the 2nd attempt, doubled each time after
+    timeout: float = 30.0  # seconds for connect and for each network read
+
+    def bearer_token(self) -> str | None:
+        """The token to send: from the named environment variable if given, else the file's."""
+        if self.token_env:
+            value = os.environ.get(self.token_env)
+            if not value:
+                raise UserError(
+                    f"connector {self.name}: token_env {self.token_env} is not set or empty"
+                )
+            return value
+        return self.token
+
+
+_FIELDS = {f.name for f in fields(ConnectorConfig)}
+
+
+def load_connectors(settings: Settings) -> tuple[ConnectorConfig, ...]:
+    """The connectors of the file named by ``Settings.config_path`` (GATEWAY_CONFIG)."""
+    if settings.config_path is None:
+        raise UserError("no connectors configured: set GATEWAY_CONFIG to the connectors' TOML")
+    return load_config(settings.config_path)
+
+
+def load_config(path: Path) -> tuple[ConnectorConfig, ...]:
+    """Read and validate a connectors file; ``UserError`` naming the file, connector, field."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: connectors file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(raw, base_dir=path.parent, where=str(path))
+
+
+def parse_config(
+    raw: dict[str, Any], *, base_dir: Path, where: str = "connectors"
+) -> tuple[ConnectorConfig, ...]:
+    """Validate an already-parsed TOML document (tests and the loader share this)."""
+    unknown = set(raw) - {"connector"}
+    if unknown:
+        raise UserError(f"{where}: unknown top-level key(s): {', '.join(sorted(unknown))}")
+    tables = raw.get("connector", [])
+    if not isinstance(tables, list):
+        raise UserError(f"{where}: 'connector' must be an array of tables ([[connector]])")
+    connectors = tuple(
+        _parse_one(t, index=i, base_dir=base_dir, where=where) for i, t in enumerate(tables)
+    )
+    _check_unique(connectors, where)
+    return connectors
+
+
+def _check_unique(connectors: Iterable[ConnectorConfig], where: str) -> None:
+    seen: set[str] = set()
+    for c in connectors:
+        if c.name in seen:
+            raise UserError(f"{where}: connector {c.name}: name used twice")
+        seen.add(c.name)
+
+
+def _parse_one(table: Any, *, index: int, base_dir: Path, where: str) -> ConnectorConfig:
+    if not isinstance(table, dict):
+        raise UserError(f"{where}: connector #{index + 1} is not a table")
+    name = table.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise UserError(
+            f"{where}: connector #{index + 1}: field name: required, 1-64 of a-z 0-9 _ - "
+            f"(got {name!r})"
+        )
+    label = f"{where}: connector {name}"
+    unknown = set(table) - _FIELDS
+    if unknown:
+        raise UserError(f"{label}: unknown field(s): {', '.join(sorted(unknown))}")
+    values = {key: _check_type(label, key, value) for key, value in table.items()}
+    kind = values.get("kind")
+    if kind not in KINDS:
+        raise UserError(f"{label}: field kind: must be one of {', '.join(KINDS)} (got {kind!r})")
+    for key in REQUIRED[kind]:
+        if values.get(key) in (None, ""):
+            raise UserError(f"{label}: field {key}: required for kind {kind}")
+    for key in PATH_FIELDS:
+        if key in values:
+            values[key] = (base_dir / Path(values[key]).expanduser()).resolve()
+    config = ConnectorConfig(**values)
+    _check_values(label, config)
+    return config
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "port": (int,),
+    "attempts": (int,),
+    "enabled": (bool,),
+    "backoff": (int, float),
+    "timeout": (int, float),
+}
+
+
+def _check_type(label: str, key: str, value: Any) -> Any:
+    expected = _TYPES.get(key, (str,))
+    # bool is an int in Python; a port of `true` is a mistake, not 1
+    if isinstance(value, bool) and bool not in expected:
+        raise UserError(f"{label}: field {key}: expected {_type_name(expected)}, got boolean")
+    if not isinstance(value, expected):
+        raise UserError(
+            f"{label}: field {key}: expected {_type_name(expected)}, got {type(value).__name__}"
+        )
+    return float(value) if float in expected else value
+
+
+def _type_name(types: tuple[type, ...]) -> str:
+    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+    return names[types[-1]]
+
+
+def _check_values(label: str, c: ConnectorConfig) -> None:
+    if not FORMAT_RE.match(c.format):
+        raise UserError(f"{label}: field format: 'auto' or a format name (got {c.format!r})")
+    if not 1 <= c.port <= 65535:
+        raise UserError(f"{label}: field port: must be 1-65535 (got {c.port})")
+    if not 1 <= c.attempts <= 20:
+        raise UserError(f"{label}: field attempts: must be 1-20 (got {c.attempts})")
+    if not 0 <= c.backoff <= 300:
+        raise UserError(f"{label}: field backoff: seconds, 0-300 (got {c.backoff})")
+    if not 0 < c.timeout <= 3600:
+        raise UserError(f"{label}: field timeout: seconds, above 0 and at most 3600")
+    if c.base_url is not None and not re.match(r"^https?://[^/\s]+", c.base_url):
+        raise UserError(f"{label}: field base_url: must start with http:// or https://")
+    if c.token and c.token_env:
+        raise UserError(f"{label}: fields token and token_env: give one, not both")
+    if c.schedule is not None:
+        _check_cron(label, c.schedule)
+
+
+def _check_cron(label: str, expr: str) -> None:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(expr, timezone="Europe/Chisinau")
+    except ValueError as exc:
+        raise UserError(f"{label}: field schedule: not a 5-field crontab ({exc})") from None
+
+
+def find_connector(connectors: Iterable[ConnectorConfig], name: str) -> ConnectorConfig:
+    """The connector called ``name``; ``UserError`` listing the known names otherwise."""
+    connectors = tuple(connectors)
+    for c in connectors:
+        if c.name == name:
+            return c
+    known = ", ".join(c.name for c in connectors) or "none configured"
+    raise UserError(f"unknown connector {name!r} (known: {known})")

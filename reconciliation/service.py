@@ -35,6 +35,7 @@ from reconciliation.model import (
 )
 from reconciliation.references import normalize_account_no, normalize_rf
 from reconciliation.review import ReasonCode
+from reconciliation.settlement import Collector, Credit, RegistryBatch, identify, settle
 from reconciliation.text_refs import extract
 from schemas.tables import (
     accounts,
@@ -45,6 +46,7 @@ from schemas.tables import (
     providers,
     review_items,
     services,
+    settlements,
 )
 
 # SQLite caps bound parameters per statement; chunk IN lists well below it.
@@ -284,6 +286,7 @@ def apply_records(
     source: str,
     raw_file_id: int | None,
     actor: str,
+    collectors: Sequence[Collector] = (),
     today: date | None = None,
 ) -> dict[str, int]:
     """Persist, match and allocate a parsed file's records inside the caller's transaction.
@@ -296,13 +299,17 @@ def apply_records(
     fallback_day = today or date.today()
     plans: list[Planned] = []
     credits = [r for r in fresh if r.direction == "credit" and not r.reversal]
+    lump_sums, credits = _split_lump_sums(credits, collectors)
+    plans.extend(_plan_lump_sum(r, fallback_day) for r in lump_sums)
     plans.extend(_plan_credits(conn, credits, fallback_day, source))
     plans.extend(_plan_reversals(conn, [r for r in fresh if r.reversal], fallback_day))
     for r in fresh:
         if r.direction == "debit" and not r.reversal:
             plans.append(_plan_other(r, fallback_day, "rejected", "NOT_A_PAYMENT"))
     _persist(conn, plans, source=source, raw_file_id=raw_file_id, actor=actor)
+    settled = settle_pending(conn, collectors, today=fallback_day)
     counts: dict[str, int] = defaultdict(int)
+    counts["settlements"] = settled
     counts["skipped_known"] = len(records) - len(fresh)
     for p in plans:
         counts[p.status] += 1
@@ -621,3 +628,121 @@ def _duplicates(
         for row in recent
     ]
     return flag_duplicates(batch, seen, window_days=DUPLICATE_WINDOW_DAYS)
+
+
+# --- settlement of collectors' lump sums --------------------------------------------------------
+
+STATEMENT_FORMATS = frozenset({"camt053", "mt940"})
+REGISTRY_CHANNELS = ("post", "terminal", "compensation", "bank_itemised")
+SETTLEMENT_HORIZON_DAYS = 35
+
+
+def _split_lump_sums(
+    credits: Sequence[PaymentRecord], collectors: Sequence[Collector]
+) -> tuple[list[PaymentRecord], list[PaymentRecord]]:
+    """Statement credits from a collector settle a registry; the rest are residents' money."""
+    lump, rest = [], []
+    for r in credits:
+        code = (
+            identify(collectors, r.debtor_iban, r.debtor_name)
+            if r.source_format in STATEMENT_FORMATS and collectors
+            else None
+        )
+        if code is None:
+            rest.append(r)
+        else:
+            lump.append(replace(r, collector=code))
+    return lump, rest
+
+
+def _plan_lump_sum(record: PaymentRecord, fallback: date) -> Planned:
+    return Planned(
+        record, "review", "settlement", _day(record, fallback), reason="SETTLEMENT_PENDING"
+    )
+
+
+def settle_pending(conn: Connection, collectors: Sequence[Collector], *, today: date) -> int:
+    """Pair every open registry with the pending lump sums; returns the lines written.
+
+    Runs after each ingest, so a registry and its lump sum settle in whichever order they
+    arrive. ``settlements`` is workflow state (one row per registry, rewritten until settled),
+    not money: allocations are untouched here.
+    """
+    since = today - timedelta(days=SETTLEMENT_HORIZON_DAYS)
+    done = {
+        (c, b)
+        for c, b in conn.execute(
+            select(settlements.c.collector, settlements.c.batch_ref).where(
+                settlements.c.status != "unsettled"
+            )
+        )
+    }
+    batches = [b for b in _registry_batches(conn, since) if (b.collector, b.batch_ref) not in done]
+    credits = _pending_credits(conn, since)
+    if not batches and not credits:
+        return 0
+    lines, _ = settle(batches, credits, collectors)
+    now = datetime.now(UTC)
+    keys = [(ln.collector, ln.batch_ref) for ln in lines]
+    for c, b in keys:
+        conn.execute(
+            settlements.delete().where(settlements.c.collector == c, settlements.c.batch_ref == b)
+        )
+    if lines:
+        conn.execute(insert(settlements), [_settlement_row(ln, now) for ln in lines])
+    paired = [ln.credit_id for ln in lines if ln.credit_id is not None]
+    for chunk in _chunks(paired):
+        conn.execute(
+            update(payments)
+            .where(payments.c.id.in_(chunk))
+            .values(status="allocated", reason="SETTLEMENT")
+        )
+    return len(lines)
+
+
+def _registry_batches(conn: Connection, since: date) -> list[RegistryBatch]:
+    p = payments
+    rows = conn.execute(
+        select(p.c.collector, p.c.batch_ref, p.c.business_day, p.c.amount).where(
+            p.c.channel.in_(REGISTRY_CHANNELS),
+            p.c.collector.is_not(None),
+            p.c.reversal.is_(False),
+            p.c.business_day >= since,
+        )
+    ).all()
+    groups: dict[tuple[str, str], list] = defaultdict(list)
+    for collector, batch_ref, day, amount in rows:
+        groups[(collector, batch_ref or f"{collector}:{day.isoformat()}")].append((day, amount))
+    return [
+        RegistryBatch(c, b, min(d for d, _ in items), sum(a for _, a in items), len(items))
+        for (c, b), items in groups.items()
+    ]
+
+
+def _pending_credits(conn: Connection, since: date) -> list[Credit]:
+    p = payments
+    rows = conn.execute(
+        select(
+            p.c.id, p.c.collector, p.c.value_date, p.c.business_day, p.c.amount, p.c.remittance
+        ).where(p.c.channel == "settlement", p.c.status == "review", p.c.business_day >= since)
+    ).all()
+    return [
+        Credit(r.id, r.collector, r.value_date or r.business_day, r.amount, r.remittance or "")
+        for r in rows
+    ]
+
+
+def _settlement_row(ln, now: datetime) -> dict:  # type: ignore[no-untyped-def]
+    return {
+        "collector": ln.collector,
+        "batch_ref": ln.batch_ref,
+        "registry_day": ln.registry_day,
+        "registry_total": ln.registry_total,
+        "registry_count": ln.registry_count,
+        "statement_payment_id": ln.credit_id,
+        "statement_amount": ln.credit_amount,
+        "difference": ln.difference,
+        "status": ln.status,
+        "business_day": ln.registry_day,
+        "created_at": now,
+    }

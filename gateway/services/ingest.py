@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlalchemy import Engine, insert, select, update
 
 from connectors.formats import FormatError, detect_format, get_format
+from gateway.collectors import load_collectors
 from gateway.logging import get_logger
 from gateway.services import rawstore
 from gateway.settings import Settings
@@ -81,7 +82,12 @@ def ingest_bytes(
     try:
         with engine.begin() as conn:
             counts = apply_records(
-                conn, records, source=source or parser.name, raw_file_id=raw_id, actor="ingest"
+                conn,
+                records,
+                source=source or parser.name,
+                raw_file_id=raw_id,
+                actor="ingest",
+                collectors=load_collectors(settings),
             )
             conn.execute(
                 update(raw_files)

@@ -121,7 +121,7 @@ def _sniff(data: bytes) -> tuple[str, str]:
         for _, el in etree.iterparse(io.BytesIO(data), events=("start",), **parser_args):
             if el.getroottree().docinfo.doctype:
                 raise FormatError("XML with a DOCTYPE declaration is refused (entities, DTDs)")
-            ns = etree.QName(el).namespace or ""
+            ns = el.tag[1:].partition("}")[0] if el.tag.startswith("{") else ""
             break
         else:
             raise FormatError("empty XML document")
@@ -182,7 +182,7 @@ class CamtDocument:
         info = StatementInfo(self.kind, self.version)
         try:
             for event, el in events:
-                local = etree.QName(el).localname
+                local = el.tag.rpartition("}")[2]
                 if local == block:
                     if event == "start":
                         info = StatementInfo(self.kind, self.version)

@@ -36,18 +36,31 @@ _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2212\u2015"), 
 _SPACES = dict.fromkeys(map(ord, "\u00a0\u2007\u202f\t\r\n"), " ")
 
 
+class _FoldTable(dict[int, str]):
+    """``str.translate`` table filled on first sight of each character (texts repeat a lot)."""
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+        folded = base.casefold()
+        if len(folded) != 1:  # ligatures, "№", "ß": one character out, to keep offsets aligned
+            folded = "#" if ch == "№" else ch.casefold()[:1] or " "
+        self[code] = folded
+        return folded
+
+
+_FOLD = _FoldTable({**_DASHES, **_SPACES})
+
+
 def normalize(text: str) -> str:
     """Case-folded text without diacritics; one character in, one character out.
 
     Characters whose decomposition is longer than one base letter (ligatures, "№") are folded
     to a single character so that offsets stay aligned with the original text.
     """
-    out = []
-    for ch in text.translate(_DASHES).translate(_SPACES):
-        base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
-        folded = base.casefold()
-        out.append(folded if len(folded) == 1 else ("#" if ch == "№" else ch.casefold()[:1]))
-    return "".join(out)
+    if text.isascii():
+        return text.translate(_SPACES).lower()
+    return text.translate(_FOLD)
 
 
 _LOOKALIKE = str.maketrans({"o": "0", "о": "0", "l": "1", "i": "1", "і": "1", "|": "1"})
@@ -110,6 +123,9 @@ _MASKS = [
     ("amount", re.compile(r"(?<![\d.,])\d{1,9}[.,]\d{2}(?![\d.,]\d)")),
     ("amount", re.compile(r"(?<![\d.,-])\d{1,9}\s?(?:lei|mdl|лей|леи|руб)(?![a-zа-я])")),
 ]
+_MASK_RE = re.compile(
+    "|".join(f"(?P<{kind}{i}>{rx.pattern})" for i, (kind, rx) in enumerate(_MASKS))
+)
 _INVOICE_RE = re.compile(rf"(?:{_INVOICE_KW.pattern}){_FILLER}(?P<no>[0-9a-z]*\d[0-9a-z/-]*)")
 _PHONE_AFTER_KW = re.compile(rf"(?:{_PHONE_KW.pattern}){_FILLER}\+?(?P<no>{_RUN})")
 _DIGIT_RUN_RE = re.compile(rf"(?<!\d){_RUN}(?!\d)")
@@ -166,12 +182,12 @@ def extract(text: str | None) -> TextRefs:
     norm = normalize(text)
     work = list(read_lookalikes(norm))
     masked: list[tuple[str, str]] = []
-    rf_refs = _take_rf(norm, work, masked)
-    _mask_re(_IBAN_RE, "iban", work, masked)
+    rf_refs = _take_rf(norm, work, masked) if "rf" in norm else ()
+    if "md" in norm:
+        _mask_re(_IBAN_RE, "iban", work, masked)
     invoices = _take_invoices(work, masked)
     _mask_re(_PHONE_AFTER_KW, "phone", work, masked, group="no")
-    for kind, rx in _MASKS:
-        _mask_re(rx, kind, work, masked)
+    _mask_re(_MASK_RE, "", work, masked)
     worked = "".join(work)
     accounts, long_numbers, bare_invoices = _account_mentions(norm, worked)
     return TextRefs(
@@ -198,7 +214,8 @@ def _mask_re(
 ) -> None:
     text = "".join(work)
     for m in rx.finditer(text):
-        masked.append((kind, m.group(group)))
+        what = kind or (m.lastgroup or "").rstrip("0123456789")
+        masked.append((what, m.group(group)))
         _mask(work, m.start(group), m.end(group))
 
 

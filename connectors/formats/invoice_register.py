@@ -1,0 +1,300 @@
+"""The monthly invoice register: five CSV files read and validated into memory, nothing else.
+
+Contract (DESIGN.md): providers.csv (provider_code, name, iban), services.csv (service_code,
+name), managers.csv (manager_code, name), accounts.csv (account_no, manager_code, payer_name,
+address, status), invoices.csv (invoice_no, account_no, period, issued_on, due_on, payment_ref,
+service_code, provider_code, amount_due), one row per invoice line; UTF-8, comma, header row,
+amounts as "1234.50" (exactly two decimals; negative for credit carried).
+
+The whole register is checked before the importer touches the database, and the first problem
+refuses it with a ``RegisterError`` naming the file, the line and the reason, because an
+accountant has to find the bad row in a 300,000-invoice export. Validation is a tight loop:
+values that repeat (amounts, dates, codes) are checked once and cached, so the cost per line
+stays close to that of reading the CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import gc
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from operator import itemgetter
+from pathlib import Path
+
+from gateway.errors import UserError
+from reconciliation.money import MoneyError, parse_amount
+from reconciliation.references import is_valid_account_no, normalize_rf
+
+FILES = ("providers.csv", "services.csv", "managers.csv", "accounts.csv", "invoices.csv")
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "providers.csv": ("provider_code", "name", "iban"),
+    "services.csv": ("service_code", "name"),
+    "managers.csv": ("manager_code", "name"),
+    "accounts.csv": ("account_no", "manager_code", "payer_name", "address", "status"),
+    "invoices.csv": (
+        "invoice_no",
+        "account_no",
+        "period",
+        "issued_on",
+        "due_on",
+        "payment_ref",
+        "service_code",
+        "provider_code",
+        "amount_due",
+    ),
+}
+_CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}")
+_INVOICE_NO_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-/]{0,31}")
+_PERIOD_RE = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+_IBAN_RE = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{1,30}")
+_AMOUNT_RE = re.compile(r"-?\d{1,13}\.\d{2}")  # the contract's form; money checks the value
+
+
+class RegisterError(UserError):
+    """A register refused as a whole: which file, which line (1 = header), and why."""
+
+    def __init__(self, file: str, line: int, reason: str) -> None:
+        self.file, self.line, self.reason = file, line, reason
+        where = f"{file}:{line}" if line else file
+        super().__init__(f"invoice register refused: {where}: {reason}")
+
+
+class InvoiceRow:
+    """One invoice with its lines as read; ``line`` is where it first appears."""
+
+    __slots__ = (
+        "account_no",
+        "due_on",
+        "invoice_no",
+        "issued_on",
+        "line",
+        "lines",
+        "payment_ref",
+        "period",
+        "raw",
+    )
+
+    def __init__(self, raw: tuple[str, ...], line: int, issued: date, due: date) -> None:
+        self.invoice_no, self.account_no, self.period, _, _, self.payment_ref = raw
+        self.issued_on, self.due_on = issued, due
+        self.raw = raw
+        self.line = line
+        self.lines: list[tuple[str, str, int]] = []  # service_code, provider_code, bani
+
+
+@dataclass
+class Register:
+    """The validated register. Lists keep file order; ``invoices`` is keyed by invoice_no."""
+
+    providers: list[tuple[str, str, str]] = field(default_factory=list)
+    services: list[tuple[str, str]] = field(default_factory=list)
+    managers: list[tuple[str, str]] = field(default_factory=list)
+    accounts: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+    invoices: dict[str, InvoiceRow] = field(default_factory=dict)
+    line_count: int = 0
+
+    @property
+    def periods(self) -> tuple[str, ...]:
+        return tuple(sorted({inv.period for inv in self.invoices.values()}))
+
+
+def read_register(folder: Path) -> Register:
+    """Read and validate the five files of ``folder``; ``RegisterError`` on the first problem.
+
+    The cyclic garbage collector is paused meanwhile: two million small tuples would trigger
+    dozens of full collections that can find nothing to free (nothing here forms cycles).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _read_all(Path(folder))
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _read_all(folder: Path) -> Register:
+    reg = Register()
+    reg.providers = _read_simple(folder, "providers.csv", _provider)
+    reg.services = _read_simple(folder, "services.csv", _named)
+    reg.managers = _read_simple(folder, "managers.csv", _named)
+    managers = {m[0] for m in reg.managers}
+    reg.accounts = _read_simple(folder, "accounts.csv", lambda r, f, n: _account(r, f, n, managers))
+    _read_invoices(folder, reg)
+    return reg
+
+
+def _rows(folder: Path, name: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of a file's data rows, in the contract's column order."""
+    path = folder / name
+    if not path.is_file():
+        raise RegisterError(name, 0, "file missing")
+    wanted = COLUMNS[name]
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if header is None:
+                raise RegisterError(name, 1, "empty file (no header row)")
+            header = [h.strip() for h in header]
+            missing = [c for c in wanted if c not in header]
+            if missing:
+                raise RegisterError(name, 1, f"missing column(s): {', '.join(missing)}")
+            order = [header.index(c) for c in wanted]
+            pick = None if order == list(range(len(wanted))) else itemgetter(*order)
+            width = len(header)
+            for lineno, line in enumerate(fh, start=2):
+                # str.split is several times faster than the csv module; a line with a quote
+                # goes through csv, so quoting still works as RFC 4180 says.
+                row = line.rstrip("\r\n").split(",") if '"' not in line else _csv_line(line)
+                if len(row) != width:
+                    if row == [""]:
+                        continue
+                    raise RegisterError(name, lineno, f"{len(row)} fields, header has {width}")
+                yield lineno, (pick(row) if pick else row[: len(wanted)])
+    except UnicodeDecodeError as exc:
+        raise RegisterError(name, 0, f"not UTF-8 (byte {exc.start} of a chunk)") from None
+    except csv.Error as exc:
+        raise RegisterError(name, 0, f"malformed CSV: {exc}") from None
+
+
+def _csv_line(line: str) -> list[str]:
+    """One physical line through the csv module (fields in a register never span lines)."""
+    rows = list(csv.reader([line], strict=True))
+    return rows[0] if rows else [""]
+
+
+def _read_simple(folder: Path, name: str, check) -> list:  # type: ignore[no-untyped-def]
+    """Rows of a small file, each checked by ``check(row, file, line)``; codes must be unique."""
+    out = []
+    seen: dict[str, int] = {}
+    for lineno, row in _rows(folder, name):
+        row = tuple(v.strip() for v in row)
+        if row[0] in seen:
+            raise RegisterError(
+                name, lineno, f"duplicate {row[0]!r} (first on line {seen[row[0]]})"
+            )
+        seen[row[0]] = lineno
+        check(row, name, lineno)
+        out.append(row)
+    return out
+
+
+def _named(row: tuple[str, ...], file: str, line: int) -> None:
+    if not _CODE_RE.fullmatch(row[0]):
+        raise RegisterError(file, line, f"bad code {row[0]!r}")
+    if not row[1]:
+        raise RegisterError(file, line, "name is empty")
+
+
+def _provider(row: tuple[str, ...], file: str, line: int) -> None:
+    _named(row, file, line)
+    if not _IBAN_RE.fullmatch(row[2]):
+        raise RegisterError(file, line, f"bad IBAN {row[2]!r}")
+
+
+def _account(row: tuple[str, ...], file: str, line: int, managers: set[str]) -> None:
+    account_no, manager, payer, address, status = row
+    if not is_valid_account_no(account_no):
+        raise RegisterError(file, line, f"bad account number {account_no!r} (8 digits, Damm)")
+    if manager not in managers:
+        raise RegisterError(file, line, f"unknown manager {manager!r}")
+    if not payer or not address:
+        raise RegisterError(file, line, "payer_name and address must not be empty")
+    if status not in ("open", "closed"):
+        raise RegisterError(file, line, f"status must be open or closed, not {status!r}")
+
+
+class _InvoiceChecker:
+    """Checks the header fields of each new invoice; values seen once are cached."""
+
+    def __init__(self, accounts: set[str]) -> None:
+        self.accounts = accounts
+        self.dates: dict[str, date] = {}
+        self.periods: set[str] = set()
+
+    def new(self, raw: tuple[str, ...], line: int) -> InvoiceRow:
+        invoice_no, account_no, period, issued, due, ref = raw
+        where = ("invoices.csv", line)
+        if not _INVOICE_NO_RE.fullmatch(invoice_no):
+            raise RegisterError(*where, f"bad invoice_no {invoice_no!r}")
+        if account_no not in self.accounts:
+            raise RegisterError(*where, f"unknown account {account_no!r}")
+        if period not in self.periods:
+            if not _PERIOD_RE.fullmatch(period):
+                raise RegisterError(*where, f"bad period {period!r} (expected YYYY-MM)")
+            self.periods.add(period)
+        issued_on, due_on = self.date(issued, "issued_on", line), self.date(due, "due_on", line)
+        if due_on < issued_on:
+            raise RegisterError(*where, f"due_on {due} is before issued_on {issued}")
+        if len(ref) > 25 or normalize_rf(ref) != ref:
+            raise RegisterError(*where, f"bad payment_ref {ref!r} (ISO 11649 RF reference)")
+        return InvoiceRow(raw, line, issued_on, due_on)
+
+    def date(self, text: str, column: str, line: int) -> date:
+        value = self.dates.get(text)
+        if value is None:
+            try:
+                if len(text) != 10:
+                    raise ValueError
+                value = date.fromisoformat(text)
+            except ValueError:
+                raise RegisterError(
+                    "invoices.csv", line, f"bad {column} {text!r} (expected YYYY-MM-DD)"
+                ) from None
+            self.dates[text] = value
+        return value
+
+
+def _amount(text: str, line: int) -> int:
+    """Bani of an amount_due in the contract's form; negative means credit carried."""
+    if not _AMOUNT_RE.fullmatch(text):
+        raise RegisterError("invoices.csv", line, f"malformed amount {text!r} (expected 1234.50)")
+    try:
+        return parse_amount(text, allow_negative=True)
+    except MoneyError as exc:
+        raise RegisterError("invoices.csv", line, str(exc)) from None
+
+
+def _read_invoices(folder: Path, reg: Register) -> None:
+    """The hot loop: one pass over invoices.csv, lines grouped under their invoice."""
+    services = {s[0] for s in reg.services}
+    providers = {p[0] for p in reg.providers}
+    checker = _InvoiceChecker({a[0] for a in reg.accounts})
+    invoices = reg.invoices
+    amounts: dict[str, int] = {}
+    count = 0
+    for lineno, row in _rows(folder, "invoices.csv"):
+        head = row[:6]
+        inv = invoices.get(head[0])
+        if inv is None:
+            inv = invoices[head[0]] = checker.new(head, lineno)
+        elif inv.raw != head:
+            raise RegisterError(
+                "invoices.csv",
+                lineno,
+                f"invoice {head[0]} differs from its line {inv.line} "
+                f"(account, period, dates or payment_ref)",
+            )
+        service, provider, text = row[6], row[7], row[8]
+        if service not in services:
+            raise RegisterError("invoices.csv", lineno, f"unknown service {service!r}")
+        if provider not in providers:
+            raise RegisterError("invoices.csv", lineno, f"unknown provider {provider!r}")
+        bani = amounts.get(text)
+        if bani is None:
+            bani = amounts[text] = _amount(text, lineno)
+        lines = inv.lines
+        for s, p, _ in lines:
+            if s == service and p == provider:
+                raise RegisterError(
+                    "invoices.csv",
+                    lineno,
+                    f"duplicate line {service}/{provider} on invoice {head[0]}",
+                )
+        lines.append((service, provider, bani))
+        count += 1
+    reg.line_count = count

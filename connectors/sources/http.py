@@ -109,10 +109,13 @@ def pull_feed(
     with feed or HttpFeed(connector) as client:
         for _ in range(MAX_PAGES):
             data = client.page(cursor)
-            result = ingest(data, page_filename(connector.name, cursor))
-            results.append(result)
-            if result.status not in ("applied", "duplicate"):
-                return  # quarantined: the cursor stays, the operator sees why
+            if _is_empty_page(data):
+                log.info("http.empty_page", connector=connector.name, cursor=cursor)
+            else:
+                result = ingest(data, page_filename(connector.name, cursor))
+                results.append(result)
+                if result.status not in ("applied", "duplicate"):
+                    return  # quarantined: the cursor stays, the operator sees why
             nav = page_nav(connector.name, data)
             if nav.next_cursor is not None:
                 save_cursor(engine, connector.name, nav.next_cursor)
@@ -124,8 +127,21 @@ def pull_feed(
     raise SourceError(f"connector {connector.name}: more than {MAX_PAGES} pages in one run")
 
 
+def _is_empty_page(data: bytes) -> bool:
+    """A well-formed page with no transactions: a caught-up feed, nothing to ingest.
+
+    Ingest would quarantine it ("no records"), so an idle feed would look broken every poll.
+    Anything not clearly such a page goes to ingest, which quarantines it with the reason.
+    """
+    try:
+        page = json.loads(data)
+    except ValueError:
+        return False
+    return isinstance(page, dict) and page.get("transactions") == []
+
+
 def page_nav(connector: str, data: bytes) -> PageNav:
-    """The paging fields of a page that ingest accepted (so it is JSON of the right shape)."""
+    """The paging fields of a page that ingest accepted, or of an empty page."""
     try:
         page = json.loads(data)
         next_cursor = page.get("next_cursor")

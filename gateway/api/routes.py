@@ -1,7 +1,37 @@
-"""The bank API's route handlers, collected for ``create_app``."""
+"""The bank API's route handlers, collected for ``create_app``.
+
+Two routers, both behind the ``authenticate`` guard: ``/pf/v1`` (JSON, problem+json errors)
+and ``/osmp`` (the OSMP/QIWI-style facade for terminal networks, XML answers).
+"""
 
 from __future__ import annotations
 
+from litestar import Router
+from litestar.exceptions import HTTPException
+
+from gateway.api import accounts, osmp, payments
+from gateway.api.auth import authenticate
+from gateway.api.problems import http_handler
+
 
 def handlers() -> list:
-    return []
+    pf = Router(
+        "/pf/v1",
+        route_handlers=[
+            accounts.get_account,
+            payments.create_payment,
+            payments.payment_status,
+            payments.reverse,
+        ],
+        guards=[authenticate],
+        exception_handlers={HTTPException: http_handler},
+        tags=["Plata Facturilor"],
+    )
+    terminals = Router(
+        "/osmp",
+        route_handlers=[osmp.osmp],
+        guards=[authenticate],
+        exception_handlers={HTTPException: osmp.error_handler},
+        tags=["OSMP facade"],
+    )
+    return [pf, terminals]

@@ -1,0 +1,64 @@
+"""What the bank API controllers share: running a service off the event loop, refusals, docs.
+
+Controllers stay thin: they turn the request into a service call, run it in a worker thread
+(the services are synchronous SQLAlchemy code), and turn a ``Refused`` into an ``ApiError``.
+A refused money-changing request is still kept in ``api_requests`` (agent, body hash, body,
+status) by ``refuse``; the log line carries the agent's name and the code, never personal data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
+
+import anyio.to_thread
+from litestar import Request
+from litestar.openapi.datastructures import ResponseSpec
+
+from gateway.api.problems import ApiError, status_of
+from gateway.api.structs import Problem
+from gateway.logging import get_logger
+from gateway.services.accounts import Refused
+from gateway.services.agents import AgentRecord
+from gateway.services.payments import Audit, record_request
+
+log = get_logger("gateway.api")
+T = TypeVar("T")
+PROBLEM = "application/problem+json"
+
+
+def agent_of(request: Request) -> AgentRecord:
+    return request.state.agent
+
+
+async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a synchronous service in the worker thread pool."""
+    return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs))
+
+
+async def refuse(request: Request, exc: Refused, audit: Audit | None = None) -> ApiError:
+    """Log (and, for money-changing requests, keep) a refusal; return the error to raise."""
+    agent = agent_of(request)
+    status = status_of(exc.code)
+    if audit is not None:
+        await call(record_request, request.app.state.engine, agent.id, audit, status)
+    log.info("refused", agent=agent.name, code=exc.code, path=request.scope["path"][:80])
+    return ApiError(exc.code, exc.detail, result=exc.result)
+
+
+async def audit_of(request: Request) -> Audit:
+    return Audit(request.method, request.scope["path"], await request.body())
+
+
+def problems(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the problem documents a route can answer."""
+    return {
+        s: ResponseSpec(
+            data_container=Problem,
+            media_type=PROBLEM,
+            description="problem+json with a code",
+            generate_examples=False,
+        )
+        for s in statuses
+    }

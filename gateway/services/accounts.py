@@ -1,0 +1,151 @@
+"""Account lookup for the bank API: the open invoices of one account, masked for a receipt.
+
+Decisions:
+
+- A bank sees what a receipt needs and no more: the payer's initials ("I*** P***") and the
+  street and building without the flat (``mask_name``, ``mask_address``); never the full name.
+- "Open" is derived, never stored: a line's ``amount_due`` here is what is still to pay on it
+  (billed minus its allocations). An invoice is shown while anything is left on it; the
+  account's ``total_due`` is the sum of the positive line amounts, which is exactly what the
+  allocator places line by line with nothing left over (credit lines are shown, not netted).
+- Reads bypass SQLAlchemy's transaction on SQLite (``reading``): the engine opens every
+  transaction with ``BEGIN IMMEDIATE`` so that writers serialize, and a lookup taking the
+  write lock would queue behind every payment's fsync and behind other lookups. A deferred
+  read transaction on the raw connection sees one WAL snapshot and blocks nobody. The SQL is
+  plain text with named parameters, which both sqlite3 and SQLAlchemy's ``text()`` accept.
+- ``Refused`` is the one refusal type of the API services: a stable ``code`` and a message;
+  the HTTP layer maps codes to statuses (gateway.api.problems), a CLI prints the message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from gateway.errors import UserError
+from reconciliation.references import is_valid_account_no, normalize_account_no
+
+Query = Callable[[str, dict[str, Any]], list[tuple]]
+
+
+class Refused(UserError):
+    """A request refused for a stated reason: ``code`` is stable, ``result`` overrides OSMP."""
+
+    def __init__(self, code: str, detail: str, result: int | None = None) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.result = result
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Query]:
+    """A read-only snapshot: ``q(sql, params) -> rows`` (see the module doc for SQLite)."""
+    with engine.connect() as conn:
+        if engine.dialect.name != "sqlite":
+            yield lambda sql, params: list(conn.execute(text(sql), params).all())
+            return
+        raw = conn.connection.driver_connection
+        raw.execute("BEGIN")
+        try:
+            yield lambda sql, params: raw.execute(sql, params).fetchall()
+        finally:
+            raw.execute("COMMIT")
+
+
+def canonical_account(account_no: str) -> str:
+    """The canonical 8-digit number, or ``Refused(INVALID_ACCOUNT)``."""
+    canonical = normalize_account_no(account_no) if len(account_no) <= 32 else None
+    if canonical is None or not is_valid_account_no(canonical):
+        raise Refused("INVALID_ACCOUNT", "account number must be 7 digits and a check digit")
+    return canonical
+
+
+def mask_name(name: str) -> str:
+    """ "Ion Popescu" -> "I*** P***": enough for the payer to recognise, not to identify."""
+    return " ".join(f"{w[0]}***" for w in name.split() if w)
+
+
+def mask_address(address: str) -> str:
+    """Drop the flat ("ap. 12", "apt 3", "кв. 5") from a comma-separated address."""
+    flat_prefixes = ("ap.", "ap ", "apt", "apartament", "кв", "bl.ap")
+    parts = [p.strip() for p in address.split(",")]
+    kept = [p for p in parts if p and not p.lower().startswith(flat_prefixes)]
+    return ", ".join(kept)
+
+
+ACCOUNT_SQL = "SELECT id, payer_name, address, status FROM accounts WHERE account_no = :a"
+
+LINES_SQL = """
+SELECT i.invoice_no, i.period, i.issued_on, i.due_on, i.payment_ref,
+       s.code, s.name, p.code, p.name, l.amount_due,
+       l.amount_due - COALESCE(
+           (SELECT SUM(al.amount) FROM allocations al WHERE al.invoice_line_id = l.id), 0)
+FROM invoices i
+JOIN invoice_lines l ON l.invoice_id = i.id
+JOIN services s ON s.id = l.service_id
+JOIN providers p ON p.id = l.provider_id
+WHERE i.account_id = :id AND i.status = 'open'
+ORDER BY i.period, i.invoice_no, l.id
+"""
+
+
+@dataclass
+class LineView:
+    service_code: str
+    service_name: str
+    provider_code: str
+    provider_name: str
+    billed: int
+    amount_due: int
+
+
+@dataclass
+class InvoiceView:
+    invoice_no: str
+    period: str
+    issued_on: str
+    due_on: str
+    payment_ref: str
+    lines: list[LineView] = field(default_factory=list)
+
+    @property
+    def amount_due(self) -> int:
+        return sum(ln.amount_due for ln in self.lines if ln.amount_due > 0)
+
+
+@dataclass
+class AccountView:
+    account_no: str
+    payer: str
+    address: str
+    invoices: list[InvoiceView]
+
+    @property
+    def total_due(self) -> int:
+        return sum(inv.amount_due for inv in self.invoices)
+
+
+def lookup(engine: Engine, account_no: str) -> AccountView:
+    """The account's open invoices, or ``Refused`` (INVALID_ACCOUNT, ACCOUNT_NOT_FOUND, ..)."""
+    canonical = canonical_account(account_no)
+    with reading(engine) as q:
+        acc = q(ACCOUNT_SQL, {"a": canonical})
+        if not acc:
+            raise Refused("ACCOUNT_NOT_FOUND", "no such account")
+        acc_id, payer, address, status = acc[0]
+        if status != "open":
+            raise Refused("ACCOUNT_CLOSED", "the account is closed")
+        rows = q(LINES_SQL, {"id": acc_id})
+    invoices: dict[str, InvoiceView] = {}
+    for inv_no, period, issued, due, ref, s_code, s_name, p_code, p_name, billed, open_ in rows:
+        inv = invoices.get(inv_no)
+        if inv is None:
+            inv = invoices[inv_no] = InvoiceView(inv_no, period, str(issued), str(due), ref)
+        inv.lines.append(LineView(s_code, s_name, p_code, p_name, int(billed), int(open_)))
+    shown = [inv for inv in invoices.values() if inv.amount_due > 0]
+    return AccountView(canonical, mask_name(payer), mask_address(address), shown)

@@ -10,6 +10,7 @@ Run: ``.venv/bin/python -m bench.match``.
 
 from __future__ import annotations
 
+import gc
 import random
 from collections import defaultdict
 
@@ -21,6 +22,7 @@ from reconciliation.references import display_account_no, make_account_no
 ACCOUNTS = 213_377
 INVOICES = 330_046
 PAYMENTS = 100_000
+ROUNDS = 3
 SERVICES = [("APA", "APACANAL"), ("CANAL", "APACANAL"), ("TERM", "TERMOELECTRICA"),
             ("MENAJ", "TERMOELECTRICA"), ("DESERV", "IMGFL"), ("LIFT", "LIFTSERV"),
             ("DESEURI", "REGIA"), ("RADIO", "RADIOCOM")]  # fmt: skip
@@ -127,9 +129,15 @@ def bench() -> list[Result]:
     rng = random.Random(20261112)
     accounts, lines = build_city(rng)
     records, truth = build_payments(rng, accounts, lines)
-    t_base, _ = timed(lambda: baseline(lines, records, truth))
-    t_ours, out = timed(lambda: ours(accounts, lines, records))
-    _, allocated = out  # type: ignore[misc]
+    gc.collect()
+    gc.freeze()  # the city is long-lived input: keep both sides from rescanning it on every GC
+    # Best of three, interleaved: the machines are shared and one slow round says nothing.
+    t_base = t_ours = float("inf")
+    allocated = 0
+    for _ in range(ROUNDS):
+        t_base = min(t_base, timed(lambda: baseline(lines, records, truth))[0])
+        t, out = timed(lambda: ours(accounts, lines, records))
+        t_ours, allocated = min(t_ours, t), out[1]  # type: ignore[index]
     ratio = t_ours / t_base
     return [
         Result(

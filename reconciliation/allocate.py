@@ -201,14 +201,19 @@ def _fill(amount: int, buckets: Sequence[Sequence[OpenLine]]) -> list[Allocation
     for bucket in buckets:
         if remaining <= 0:
             break
-        due = sum(ln.open_amount for ln in bucket)
+        weights = [ln.open_amount for ln in bucket]
+        due = sum(weights)
         if remaining >= due:
-            parts = [ln.open_amount for ln in bucket]
+            parts = weights
+        elif len(weights) == 1:
+            parts = [remaining]
         else:
             # Largest remainder never exceeds a weight when total < sum(weights).
-            parts = split(remaining, [ln.open_amount for ln in bucket])
-        rows.extend(_row(ln, part) for ln, part in zip(bucket, parts, strict=True) if part)
-        remaining -= sum(parts)
+            parts = split(remaining, weights)
+        for ln, part in zip(bucket, parts, strict=True):
+            if part:
+                rows.append(_row(ln, part))
+        remaining -= min(remaining, due)
     return rows
 
 

@@ -192,12 +192,12 @@ def _check_values(label: str, c: ConnectorConfig) -> None:
 
 
 def _check_cron(label: str, expr: str) -> None:
-    from apscheduler.triggers.cron import CronTrigger
+    from connectors.schedule import cron_trigger  # one parser for validation and running
 
     try:
-        CronTrigger.from_crontab(expr, timezone="Europe/Chisinau")
+        cron_trigger(expr)
     except ValueError as exc:
-        raise UserError(f"{label}: field schedule: not a 5-field crontab ({exc})") from None
+        raise UserError(f"{label}: field schedule: not a valid crontab: {exc}") from None
 
 
 def find_connector(connectors: Iterable[ConnectorConfig], name: str) -> ConnectorConfig:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from connectors.config import ConnectorConfig, find_connector, load_config, parse_config
+from connectors.schedule import cron_trigger
 from gateway.errors import UserError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "connectors.example.toml"
@@ -62,8 +65,11 @@ def test_minimal_sftp_connector() -> None:
         ({"port": 70000}, "connector bank: field port: must be 1-65535"),
         ({"port": True}, "connector bank: field port: expected an integer, got boolean"),
         ({"enabled": "yes"}, "connector bank: field enabled: expected true or false"),
-        ({"schedule": "every 15 minutes"}, "connector bank: field schedule: not a 5-field"),
-        ({"schedule": "*/15 * * *"}, "connector bank: field schedule: not a 5-field"),
+        ({"schedule": "every 15 minutes"}, "connector bank: field schedule: not a valid crontab"),
+        ({"schedule": "*/15 * * *"}, "field schedule: not a valid crontab: expected 5 fields"),
+        ({"schedule": "0 7 1 * 1"}, "field schedule: not a valid crontab: restrict the day of"),
+        ({"schedule": "0 7 * * 8"}, "field schedule: not a valid crontab: not a weekday: '8'"),
+        ({"schedule": "61 * * * *"}, "field schedule: not a valid crontab"),
         ({"format": "CAMT 053"}, "connector bank: field format: 'auto' or a format name"),
         ({"attempts": 0}, "connector bank: field attempts: must be 1-20"),
         ({"backoff": -1}, "connector bank: field backoff"),
@@ -124,3 +130,32 @@ def test_unknown_connector_lists_the_known_ones() -> None:
     connectors = parse({"name": "inbox", "kind": "folder", "path": "in"})
     with pytest.raises(UserError, match=r"unknown connector 'bank' \(known: inbox\)"):
         find_connector(connectors, "bank")
+
+
+@pytest.mark.parametrize(
+    ("weekday", "names"),
+    [
+        ("*", "*"),
+        ("1-5", "mon,tue,wed,thu,fri"),  # crontab: Monday to Friday (not APScheduler's Tue-Sat)
+        ("1-6", "mon,tue,wed,thu,fri,sat"),
+        ("0", "sun"),
+        ("7", "sun"),
+        ("5-7", "sun,fri,sat"),
+        ("fri-sun", "sun,fri,sat"),
+        ("mon,wed", "mon,wed"),
+        ("*/2", "sun,tue,thu,sat"),
+        ("1-5/2", "mon,wed,fri"),
+    ],
+)
+def test_crontab_weekdays_keep_their_crontab_meaning(weekday: str, names: str) -> None:
+    trigger = cron_trigger(f"0 7 * * {weekday}")
+    assert {f.name: str(f) for f in trigger.fields}["day_of_week"] == names
+
+
+def test_weekday_schedule_fires_on_the_crontab_day_in_chisinau() -> None:
+    saturday_evening = datetime(2026, 11, 21, 20, 0, tzinfo=ZoneInfo("Europe/Chisinau"))
+    weekdays = cron_trigger("30 6 * * 1-5")
+    monday = weekdays.get_next_fire_time(None, saturday_evening)
+    assert monday == datetime(2026, 11, 23, 6, 30, tzinfo=ZoneInfo("Europe/Chisinau"))
+    sundays = cron_trigger("0 9 * * 0")
+    assert sundays.get_next_fire_time(None, saturday_evening).day == 22

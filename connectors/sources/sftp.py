@@ -13,6 +13,7 @@ exponential back-off (bounded); a partial file is never handed on.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import posixpath
@@ -90,10 +91,8 @@ class SftpSource:
         for closable in (self._sftp, self._client):
             if closable is None:
                 continue
-            try:
+            with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
                 closable.close()
-            except (OSError, EOFError, paramiko.SSHException):
-                pass
         self._sftp = self._client = None
 
     def _with_retry(self, what: str, action: Callable[[int], T]) -> T:

@@ -18,7 +18,7 @@ from msgspec import Meta, Struct
 Amount = Annotated[
     str,
     Meta(
-        max_length=20,
+        max_length=64,
         description="MDL as a string with two decimals",
         examples=["125.50"],
     ),

@@ -9,7 +9,6 @@ order is what makes a pull safe to re-run: a crash anywhere leaves the file eith
 
 from __future__ import annotations
 
-import hashlib
 import os
 import uuid
 from collections.abc import Callable, Iterable
@@ -35,6 +34,10 @@ class SourceError(UserError):
     """A connector could not fetch or finish a file; one line naming the connector."""
 
     exit_code = 5
+
+
+class Retryable(Exception):
+    """A transient failure (dropped connection, file changing under us, 5xx): try again."""
 
 
 @dataclass(frozen=True)
@@ -110,14 +113,6 @@ def commit_file(tmp: Path, final: Path) -> None:
         os.close(dir_fd)
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def unique_name(name: str, sha256: str, exists: Callable[[str], bool]) -> str:
     """``name``, or ``stem.<sha12>.ext`` when an archived file already has that name."""
     if not exists(name):
@@ -177,7 +172,3 @@ def retrying(
                 raise SourceError(f"{what}: gave up after {attempts} attempts: {exc}") from exc
             sleep(delays[attempt])
     raise AssertionError("unreachable")
-
-
-class Retryable(Exception):
-    """A transient failure (dropped connection, file changing under us, 5xx): try again."""

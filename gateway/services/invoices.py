@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,7 +118,7 @@ def import_register(engine: Engine, folder: Path, progress: bool = False) -> Imp
         reg = read_register(folder)
         summary.periods = reg.periods
         try:
-            with engine.begin() as conn:
+            with engine.begin() as conn, _big_cache(conn):
                 _write(conn, reg, summary, stage)
         except IntegrityError as exc:
             raise UserError(
@@ -125,6 +126,24 @@ def import_register(engine: Engine, folder: Path, progress: bool = False) -> Imp
             ) from exc
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+@contextmanager
+def _big_cache(conn: Connection) -> Iterator[None]:
+    """On SQLite, a 256 MB page cache while the import runs, then back to the default.
+
+    Two million index entries do not fit SQLite's default 2 MB cache; with it the unique
+    indexes thrash and the load takes about 40% longer.
+    """
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    before = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+    conn.exec_driver_sql("PRAGMA cache_size=-262144")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size={int(before)}")
 
 
 def _previous_import(conn: Connection, sha256: str) -> str:

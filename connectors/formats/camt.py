@@ -37,9 +37,8 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
 from typing import Any
 
 from lxml import etree
@@ -88,29 +87,62 @@ class StatementInfo:
             )
 
 
-@lru_cache(maxsize=256)
-def _path(path: str) -> str:
-    return "/".join(f"c:{step}" for step in path.split("/"))
+#: Subtrees an index does not descend into: they are indexed on their own when looked at.
+_OWN_INDEX = frozenset({"TxDtls", "Ntry", "Bal"})
 
 
-@dataclass
+def _index(el: Any) -> dict[str, list[Any]]:
+    """Every descendant of ``el`` by its local-name path ("Refs/EndToEndId").
+
+    One walk per element instead of an ElementPath search per field: lxml's ``find`` costs
+    several microseconds a call, and an entry is asked for some twenty fields.
+    """
+    out: dict[str, list[Any]] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        for child in node:
+            tag = child.tag
+            if not isinstance(tag, str):
+                continue
+            name = tag.rpartition("}")[2]
+            path = prefix + name
+            out.setdefault(path, []).append(child)
+            if name not in _OWN_INDEX:
+                walk(child, path + "/")
+
+    walk(el, "")
+    return out
+
+
 class _Ctx:
-    """The namespace map plus small lookups that hide it."""
+    """Field lookups by relative path, on a per-element index built once and then reused."""
 
-    ns: dict[str, str] = field(default_factory=dict)
+    def __init__(self) -> None:
+        self._cache: dict[Any, dict[str, list[Any]]] = {}
+
+    def forget(self) -> None:
+        self._cache.clear()
+
+    def _idx(self, el: Any) -> dict[str, list[Any]]:
+        idx = self._cache.get(el)
+        if idx is None:
+            idx = self._cache[el] = _index(el)
+        return idx
 
     def find(self, el: Any, path: str) -> Any:
-        return el.find(_path(path), self.ns)
+        found = self._idx(el).get(path)
+        return found[0] if found else None
 
     def findall(self, el: Any, path: str) -> list[Any]:
-        return el.findall(_path(path), self.ns)
+        return self._idx(el).get(path, [])
 
     def text(self, el: Any, *paths: str) -> str | None:
         """Stripped text of the first path that exists and is non-empty."""
+        idx = self._idx(el)
         for path in paths:
-            found = el.find(_path(path), self.ns)
-            if found is not None and found.text and found.text.strip():
-                return found.text.strip()
+            for found in idx.get(path, ()):
+                if found.text and found.text.strip():
+                    return found.text.strip()
         return None
 
 
@@ -165,14 +197,15 @@ class CamtDocument:
             raise FormatError(f"expected camt.{expect_kind}, got camt.{self.kind}.{self.version}")
         self.source_format = f"camt{self.kind}"
         self.statements: list[StatementInfo] = []
-        self._ctx = _Ctx({"c": f"urn:iso:std:iso:20022:tech:xsd:camt.{self.kind}.{self.version}"})
+        self._ns = f"urn:iso:std:iso:20022:tech:xsd:camt.{self.kind}.{self.version}"
+        self._ctx = _Ctx()
 
     def records(self, *, include_pending: bool = False) -> Iterator[PaymentRecord]:
         """Every record, in file order; see the module docstring for what counts."""
         return derive_ids(self._raw_records(include_pending))
 
     def _raw_records(self, include_pending: bool) -> Iterator[PaymentRecord]:
-        ns = self._ctx.ns["c"]
+        ns = self._ns
         block = _ROOTS[self.kind][1]
         tags = [f"{{{ns}}}{name}" for name in (block, "Bal", "Ntry")]
         events = etree.iterparse(
@@ -191,6 +224,7 @@ class CamtDocument:
                         self._capture_header(el, info)
                         info.check_balance()
                         _release(el)
+                        self._ctx.forget()
                     continue
                 if event == "start":
                     continue
@@ -201,6 +235,7 @@ class CamtDocument:
                     entry_no += 1
                     yield from self._entry(el, info, entry_no, include_pending)
                 _release(el)
+                self._ctx.forget()
         except etree.LxmlError as exc:
             raise FormatError(f"not well-formed XML: {_xml_reason(exc)}") from None
         if not self.statements:

@@ -291,10 +291,22 @@ def open_after(lines: Iterable[OpenLine], rows: Iterable[AllocationRow]) -> list
     for r in rows:
         if r.line_id is not None:
             paid[r.line_id] += r.amount
-    return [
-        replace(ln, open_amount=ln.open_amount - paid[ln.line_id]) if ln.line_id in paid else ln
-        for ln in lines
-    ]
+    if not paid:
+        return list(lines)
+    return [_reduced(ln, paid[ln.line_id]) if ln.line_id in paid else ln for ln in lines]
+
+
+def _reduced(ln: OpenLine, amount: int) -> OpenLine:
+    # the constructor, not dataclasses.replace: this runs for every placed payment of a batch
+    return OpenLine(
+        ln.line_id,
+        ln.invoice_no,
+        ln.account_no,
+        ln.period,
+        ln.service_code,
+        ln.provider_code,
+        ln.open_amount - amount,
+    )
 
 
 def advance_balances(rows: Iterable[AllocationRow]) -> dict[tuple[str, str | None], int]:

@@ -9,6 +9,7 @@ allocations), never stored, because allocations are append-only.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -23,6 +24,7 @@ from reconciliation.match import (
     SeenPayment,
     allocate_decision,
     flag_duplicates,
+    match,
     match_batch,
 )
 from reconciliation.model import (
@@ -33,10 +35,10 @@ from reconciliation.model import (
     OpenLine,
     PaymentRecord,
 )
-from reconciliation.references import normalize_account_no, normalize_rf
+from reconciliation.references import damm_digit, normalize_account_no, normalize_rf
 from reconciliation.review import ReasonCode
 from reconciliation.settlement import Collector, Credit, RegistryBatch, identify, settle
-from reconciliation.text_refs import extract
+from schemas.bulk import bulk_insert, db_value, keyset, reserve_ids
 from schemas.tables import (
     accounts,
     allocations,
@@ -67,6 +69,13 @@ class RefIds:
             providers=dict(conn.execute(select(providers.c.code, providers.c.id)).all()),
         )
 
+    def by_id(self) -> tuple[dict[int, str], dict[int, str]]:
+        """id -> code for services and providers (the codes are shared, interned strings)."""
+        return (
+            {i: c for c, i in self.services.items()},
+            {i: c for c, i in self.providers.items()},
+        )
+
 
 def _chunks(items: Sequence[str], size: int = _IN_CHUNK) -> Iterable[Sequence[str]]:
     for i in range(0, len(items), size):
@@ -85,41 +94,42 @@ def load_accounts(conn: Connection, account_nos: Collection[str] | None = None) 
 
 
 def load_account_infos(conn: Connection) -> list[AccountInfo]:
-    """Every account as the matcher sees it (number, payer, address, status)."""
-    rows = conn.execute(
-        select(accounts.c.account_no, accounts.c.payer_name, accounts.c.address, accounts.c.status)
-    )
-    return [AccountInfo(*r) for r in rows]
+    """Every account as the matcher sees it (number, payer, address, status).
+
+    Read through the raw driver cursor: 213,377 rows through the Result machinery cost
+    seconds that a batch should not pay.
+    """
+    cur = conn.exec_driver_sql("SELECT account_no, payer_name, address, status FROM accounts")
+    return [AccountInfo(*r) for r in cur.cursor.fetchall()]
 
 
-def _allocated_per_line():  # type: ignore[no-untyped-def]
-    return (
-        select(allocations.c.invoice_line_id, func.sum(allocations.c.amount).label("paid"))
-        .where(allocations.c.invoice_line_id.is_not(None))
-        .group_by(allocations.c.invoice_line_id)
-        .subquery()
-    )
-
-
-def _open_lines_query():  # type: ignore[no-untyped-def]
-    paid = _allocated_per_line()
+def _lines_query():  # type: ignore[no-untyped-def]
+    """Open invoices' lines with their codes; what is paid on them comes separately."""
     return (
         select(
             invoice_lines.c.id,
             invoices.c.invoice_no,
             accounts.c.account_no,
             invoices.c.period,
-            services.c.code,
-            providers.c.code,
-            invoice_lines.c.amount_due - func.coalesce(paid.c.paid, 0),
+            invoice_lines.c.service_id,
+            invoice_lines.c.provider_id,
+            invoice_lines.c.amount_due,
         )
         .select_from(invoice_lines)
         .join(invoices, invoices.c.id == invoice_lines.c.invoice_id)
         .join(accounts, accounts.c.id == invoices.c.account_id)
-        .join(services, services.c.id == invoice_lines.c.service_id)
-        .join(providers, providers.c.id == invoice_lines.c.provider_id)
-        .outerjoin(paid, paid.c.invoice_line_id == invoice_lines.c.id)
         .where(invoices.c.status == "open")
+    )
+
+
+def _paid_query():  # type: ignore[no-untyped-def]
+    a = allocations
+    return (
+        select(a.c.invoice_line_id, func.sum(a.c.amount))
+        .select_from(a)
+        .join(accounts, accounts.c.id == a.c.account_id)
+        .where(a.c.invoice_line_id.is_not(None))
+        .group_by(a.c.invoice_line_id)
     )
 
 
@@ -129,20 +139,38 @@ def load_open_lines(
     """account_no -> its open-invoice lines with what is still open, oldest period first.
 
     Lines fully paid are kept (open_amount 0): the allocator needs to see them to know a
-    named service was billed, and to put a reversal back where it came from.
+    named service was billed. Two set queries (lines, then sums paid per line) joined in
+    memory; a large account set goes through a temporary key table, not an IN list.
     """
-    q = _open_lines_query()
-    rows: list = []
-    if account_nos is None:
-        rows = conn.execute(q).all()
-    else:
-        for chunk in _chunks(sorted(set(account_nos))):
-            rows.extend(conn.execute(q.where(accounts.c.account_no.in_(chunk))).all())
+    lines_q, paid_q = _lines_query(), _paid_query()
+    if account_nos is not None:
+        if len(account_nos) <= _IN_CHUNK:
+            wanted = sorted(set(account_nos))
+            lines_q = lines_q.where(accounts.c.account_no.in_(wanted))
+            paid_q = paid_q.where(accounts.c.account_no.in_(wanted))
+        else:
+            keys = keyset(conn, "accounts", account_nos)
+            lines_q = lines_q.join(keys, keys.c.k == accounts.c.account_no)
+            paid_q = paid_q.join(keys, keys.c.k == accounts.c.account_no)
+    paid = {line: int(total) for line, total in conn.execute(paid_q)}
+    codes = RefIds.load(conn).by_id()
+    intern: dict[object, object] = {}
     out: dict[str, list[OpenLine]] = defaultdict(list)
-    for r in rows:
-        out[r[2]].append(OpenLine(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6])))
-    for lines in out.values():
-        lines.sort(key=lambda ln: (ln.period, ln.invoice_no, ln.line_id))
+    for lid, inv, acc, period, sid, pid, due in conn.execute(lines_q):
+        acc = intern.setdefault(acc, acc)
+        out[acc].append(
+            OpenLine(
+                lid,
+                inv,
+                acc,
+                intern.setdefault(period, period),
+                codes[0][sid],
+                codes[1][pid],
+                due - paid.get(lid, 0),
+            )
+        )
+    for group in out.values():
+        group.sort(key=lambda ln: (ln.period, ln.invoice_no, ln.line_id))
     return dict(out)
 
 
@@ -173,9 +201,25 @@ def allocation_kind(row: AllocationRow) -> str:
     return "advance" if row.line_id is None else "payment"
 
 
+ALLOCATION_COLUMNS = (
+    "id",
+    "payment_id",
+    "account_id",
+    "invoice_line_id",
+    "service_id",
+    "provider_id",
+    "amount",
+    "kind",
+    "reverses_id",
+    "business_day",
+    "created_by",
+    "created_at",
+)
+
+
 def insert_allocations(
     conn: Connection,
-    placed: Iterable[tuple[int, AllocationRow]],
+    placed: Sequence[tuple[int, AllocationRow]],
     *,
     account_ids: dict[str, int],
     refs: RefIds,
@@ -183,31 +227,33 @@ def insert_allocations(
     created_by: str,
     kind: str | None = None,
 ) -> int:
-    """Write (payment_id, row) pairs in one executemany; returns the number of rows.
+    """Write (payment_id, row) pairs in one bulk insert; returns the number of rows.
 
     ``business_day`` is one day for all rows or a payment_id -> day map (a file may span
     several booking days).
     """
-    now = datetime.now(UTC)
-    batch = [
-        {
-            "payment_id": pid,
-            "account_id": account_ids[row.account_no],
-            "invoice_line_id": row.line_id,
-            "service_id": refs.services.get(row.service_code) if row.service_code else None,
-            "provider_id": refs.providers.get(row.provider_code) if row.provider_code else None,
-            "amount": row.amount,
-            "kind": kind or allocation_kind(row),
-            "reverses_id": None,
-            "business_day": business_day[pid] if isinstance(business_day, dict) else business_day,
-            "created_by": created_by,
-            "created_at": now,
-        }
-        for pid, row in placed
+    ids = reserve_ids(conn, allocations, len(placed))
+    now = db_value(conn, datetime.now(UTC))
+    svc, prov = refs.services, refs.providers
+    rows = [
+        (
+            aid,
+            pid,
+            account_ids[row.account_no],
+            row.line_id,
+            svc.get(row.service_code) if row.service_code else None,
+            prov.get(row.provider_code) if row.provider_code else None,
+            row.amount,
+            kind or allocation_kind(row),
+            None,
+            business_day[pid] if isinstance(business_day, dict) else business_day,
+            created_by,
+            now,
+        )
+        for aid, (pid, row) in zip(ids, placed, strict=True)
     ]
-    if batch:
-        conn.execute(insert(allocations), batch)
-    return len(batch)
+    bulk_insert(conn, allocations, ALLOCATION_COLUMNS, rows)
+    return len(rows)
 
 
 def reverse_allocations(
@@ -403,42 +449,57 @@ def _persist(
     raw_file_id: int | None,
     actor: str,
 ) -> None:
-    """Bulk-insert payments (ids back in order), then their allocations and review items."""
+    """Bulk-insert payments (ids reserved up front), then their allocations and review items."""
     if not plans:
         return
     now = datetime.now(UTC)
-    ids = (
-        conn.execute(
-            insert(payments).returning(payments.c.id, sort_by_parameter_order=True),
-            [_payment_row(p, source, raw_file_id, now) for p in plans],
-        )
-        .scalars()
-        .all()
+    ids = reserve_ids(conn, payments, len(plans))
+    bulk_insert(
+        conn,
+        payments,
+        PAYMENT_COLUMNS,
+        [
+            _payment_row(conn, pid, p, source, raw_file_id, now)
+            for pid, p in zip(ids, plans, strict=True)
+        ],
     )
     account_ids = load_accounts(conn, {r.account_no for p in plans for r in p.rows})
-    refs = RefIds.load(conn)
     placed = [(pid, row) for pid, p in zip(ids, plans, strict=True) for row in p.rows]
     days = {pid: p.business_day for pid, p in zip(ids, plans, strict=True)}
     insert_allocations(
-        conn, placed, account_ids=account_ids, refs=refs, business_day=days, created_by=actor
+        conn,
+        placed,
+        account_ids=account_ids,
+        refs=RefIds.load(conn),
+        business_day=days,
+        created_by=actor,
     )
     _apply_reversals(conn, plans, actor)
-    reviews = [
-        {
-            "payment_id": pid,
-            "reason": p.reason or "NO_REFERENCE",
-            "candidates": [
-                {"account_no": c.account_no, "score": round(c.score, 3), "reason": c.reason}
-                for c in p.candidates
-            ],
-            "state": "open",
-            "created_at": now,
-        }
-        for pid, p in zip(ids, plans, strict=True)
-        if p.status == "review"
+    reviews = [(pid, p) for pid, p in zip(ids, plans, strict=True) if p.status == "review"]
+    review_ids = reserve_ids(conn, review_items, len(reviews))
+    bulk_insert(
+        conn,
+        review_items,
+        ("id", "payment_id", "reason", "candidates", "state", "created_at"),
+        [
+            (
+                rid,
+                pid,
+                p.reason or "NO_REFERENCE",
+                db_value(conn, _candidates(p)),
+                "open",
+                db_value(conn, now),
+            )
+            for rid, (pid, p) in zip(review_ids, reviews, strict=True)
+        ],
+    )
+
+
+def _candidates(p: Planned) -> list[dict]:
+    return [
+        {"account_no": c.account_no, "score": round(c.score, 3), "reason": c.reason}
+        for c in p.candidates
     ]
-    if reviews:
-        conn.execute(insert(review_items), reviews)
 
 
 def _apply_reversals(conn: Connection, plans: Sequence[Planned], actor: str) -> None:
@@ -453,89 +514,166 @@ def _apply_reversals(conn: Connection, plans: Sequence[Planned], actor: str) -> 
         )
 
 
-def _payment_row(p: Planned, source: str, raw_file_id: int | None, now: datetime) -> dict:
+PAYMENT_COLUMNS = (
+    "id",
+    "source",
+    "external_id",
+    "channel",
+    "collector",
+    "business_day",
+    "booking_date",
+    "value_date",
+    "amount",
+    "currency",
+    "direction",
+    "reversal",
+    "end_to_end_id",
+    "account_servicer_ref",
+    "remittance",
+    "debtor_name",
+    "debtor_iban",
+    "given_account_no",
+    "given_invoice_no",
+    "payment_ref",
+    "services",
+    "batch_ref",
+    "period",
+    "status",
+    "account_no",
+    "reason",
+    "raw_file_id",
+    "reverses_payment_id",
+    "created_at",
+)
+
+
+def _payment_row(
+    conn: Connection, pid: int, p: Planned, source: str, raw_file_id: int | None, now: datetime
+) -> tuple:
     r = p.record
-    return {
-        "source": source,
-        "external_id": r.external_id,
-        "channel": p.channel,
-        "collector": r.collector,
-        "business_day": p.business_day,
-        "booking_date": r.booking_date,
-        "value_date": r.value_date,
-        "amount": r.amount,
-        "currency": r.currency,
-        "direction": r.direction,
-        "reversal": r.reversal,
-        "end_to_end_id": r.end_to_end_id,
-        "account_servicer_ref": r.account_servicer_ref,
-        "remittance": r.remittance,
-        "debtor_name": r.debtor_name,
-        "debtor_iban": r.debtor_iban,
-        "given_account_no": r.account_no,
-        "given_invoice_no": r.invoice_no,
-        "payment_ref": r.payment_ref,
-        "services": [{"service_code": s.service_code, "amount": s.amount} for s in r.services]
-        or None,
-        "batch_ref": r.batch_ref,
-        "period": r.period,
-        "status": p.status,
-        "account_no": p.account_no,
-        "reason": p.reason,
-        "raw_file_id": raw_file_id,
-        "reverses_payment_id": p.reverses_payment_id,
-        "created_at": now,
-    }
+    services_json = (
+        db_value(conn, [{"service_code": s.service_code, "amount": s.amount} for s in r.services])
+        if r.services
+        else None
+    )
+    return (
+        pid,
+        source,
+        r.external_id,
+        p.channel,
+        r.collector,
+        p.business_day,
+        r.booking_date,
+        r.value_date,
+        r.amount,
+        r.currency,
+        r.direction,
+        r.reversal,
+        r.end_to_end_id,
+        r.account_servicer_ref,
+        r.remittance,
+        r.debtor_name,
+        r.debtor_iban,
+        r.account_no,
+        r.invoice_no,
+        r.payment_ref,
+        services_json,
+        r.batch_ref,
+        r.period,
+        p.status,
+        p.account_no,
+        p.reason,
+        raw_file_id,
+        p.reverses_payment_id,
+        db_value(conn, now),
+    )
 
 
-#: Above this many records a batch loads every open line at once instead of only the lines
-#: of the accounts it mentions: one big query beats many small ones.
-WHOLE_CITY_THRESHOLD = 5000
 DUPLICATE_WINDOW_DAYS = 3
+
+_NUMBERISH = re.compile(r"\d(?:[\d \-/.]{5,14})\d")
+_INVOICE_LIKE = re.compile(r"\b[a-z]{2}\d{11}\b", re.IGNORECASE)
+_RF_LIKE = re.compile(r"\brf\s?\d{2}(?:\s?[0-9a-z]){1,21}\b", re.IGNORECASE)
+
+
+@dataclass
+class _Mentions:
+    """What a batch could point at, found cheaply, so only those rows are loaded."""
+
+    accounts: set[str] = field(default_factory=set)
+    invoices: set[str] = field(default_factory=set)
+    refs: set[str] = field(default_factory=set)
+
+
+def _mentions(records: Sequence[PaymentRecord]) -> _Mentions:
+    m = _Mentions()
+    for r in records:
+        if r.account_no:
+            m.accounts.add(normalize_account_no(r.account_no) or r.account_no)
+        if r.invoice_no:
+            m.invoices.add(r.invoice_no.strip().upper())
+        if r.payment_ref:
+            m.refs.add(normalize_rf(r.payment_ref) or r.payment_ref)
+        text = r.remittance
+        if not text:
+            continue
+        for run in _NUMBERISH.findall(text):
+            digits = re.sub(r"\D", "", run)
+            if len(digits) == 8:
+                m.accounts.add(digits)
+            elif len(digits) == 7:
+                m.accounts.add(digits + str(damm_digit(digits)))
+        m.invoices.update(x.upper() for x in _INVOICE_LIKE.findall(text))
+        m.refs.update(normalize_rf(x) or "" for x in _RF_LIKE.findall(text))
+    return m
 
 
 def load_index(conn: Connection, records: Sequence[PaymentRecord]) -> CityIndex:
-    """The matcher's snapshot for a batch: all accounts and invoice references, and the open
-    lines of the accounts the batch can reach (all of them for a large batch)."""
-    infos = load_account_infos(conn)
-    inv = conn.execute(
-        select(invoices.c.invoice_no, invoices.c.payment_ref, accounts.c.account_no)
-        .join(accounts, accounts.c.id == invoices.c.account_id)
-        .where(invoices.c.status == "open")
-    ).all()
-    invoice_account = {no: acc for no, _, acc in inv}
-    if len(records) >= WHOLE_CITY_THRESHOLD:
-        lines = [ln for group in load_open_lines(conn).values() for ln in group]
-    else:
-        reach = _reachable_accounts(records, invoice_account, {ref: no for no, ref, _ in inv})
-        lines = [ln for group in load_open_lines(conn, reach).values() for ln in group]
-    index = CityIndex.build(infos, lines, invoice_refs={ref: no for no, ref, _ in inv})
-    index.invoice_account.update(invoice_account)
+    """The matcher's snapshot for a batch: every account (existence, status, names for
+    suggestions), and the invoices and open lines of what the batch mentions."""
+    wanted = _mentions(records)
+    inv_rows = _load_invoices(conn, wanted.invoices, wanted.refs)
+    wanted.accounts.update(acc for _, _, acc in inv_rows)
+    lines = [ln for group in load_open_lines(conn, wanted.accounts).values() for ln in group]
+    index = CityIndex.build(load_account_infos(conn), lines)
+    index.invoice_account.update((no, acc) for no, _, acc in inv_rows)
+    index.ref_invoice.update((ref, no) for no, ref, _ in inv_rows)
     return index
 
 
-def _reachable_accounts(
-    records: Sequence[PaymentRecord], invoice_account: dict[str, str], ref_invoice: dict[str, str]
-) -> set[str]:
-    """Accounts a small batch can be placed on: named, invoiced, or written in the text."""
-    out: set[str] = set()
-    for r in records:
-        if r.account_no:
-            out.add(normalize_account_no(r.account_no) or r.account_no)
-        for inv in (r.invoice_no, ref_invoice.get(normalize_rf(r.payment_ref or "") or "")):
-            if inv and inv in invoice_account:
-                out.add(invoice_account[inv])
-        if r.remittance:
-            refs = extract(r.remittance)
-            out.update(m.digits for m in refs.accounts if m.kind == "account")
-            for m in refs.invoices:
-                if m.invoice_no in invoice_account:
-                    out.add(invoice_account[m.invoice_no])
-            for m in refs.rf_refs:
-                inv = ref_invoice.get(m.ref)
-                if inv in invoice_account:
-                    out.add(invoice_account[inv])
-    return out
+def _load_invoices(
+    conn: Connection, numbers: Collection[str], refs: Collection[str]
+) -> list[tuple[str, str, str]]:
+    """(invoice_no, payment_ref, account_no) of open invoices named by number or reference."""
+    q = (
+        select(invoices.c.invoice_no, invoices.c.payment_ref, accounts.c.account_no)
+        .join(accounts, accounts.c.id == invoices.c.account_id)
+        .where(invoices.c.status == "open")
+    )
+    rows: set[tuple[str, str, str]] = set()
+    for column, keys, name in (
+        (invoices.c.invoice_no, numbers, "invoice_nos"),
+        (invoices.c.payment_ref, refs, "payment_refs"),
+    ):
+        if keys:
+            table = keyset(conn, name, keys)
+            rows.update(tuple(r) for r in conn.execute(q.join(table, table.c.k == column)))
+    return sorted(rows)
+
+
+def _extend_index(conn: Connection, index: CityIndex, decisions: Sequence[Decision]) -> set[str]:
+    """Load lines for accounts the matcher reached that the cheap scan missed (look-alike
+    letters, typo corrections); returns them, so their records can be matched again."""
+    reached = {a for d in decisions for a in d.accounts} | {
+        c.account_no for d in decisions for c in d.candidates
+    }
+    missing = {a for a in reached if a in index.accounts and a not in index.lines_by_account}
+    if missing:
+        index.lines_by_account.update(load_open_lines(conn, missing))
+        index.lines_by_account.update((a, []) for a in missing - index.lines_by_account.keys())
+        for a in missing:
+            index._open_total.pop(a, None)
+    return missing
 
 
 def _plan_credits(
@@ -545,6 +683,11 @@ def _plan_credits(
         return []
     index = load_index(conn, records)
     decisions = match_batch(records, index)
+    missing = _extend_index(conn, index, decisions)
+    if missing:
+        decisions = [
+            _rematch(r, d, index, missing) for r, d in zip(records, decisions, strict=True)
+        ]
     flags = _duplicates(conn, records, decisions, source, fallback)
     plans = []
     for r, d in zip(records, decisions, strict=True):
@@ -561,6 +704,13 @@ def _plan_credits(
             plan.reason, plan.candidates = d.reason, d.candidates
         plans.append(plan)
     return plans
+
+
+def _rematch(
+    record: PaymentRecord, decision: Decision, index: CityIndex, missing: set[str]
+) -> Decision:
+    touched = set(decision.accounts) | {c.account_no for c in decision.candidates}
+    return match(record, index) if touched & missing else decision
 
 
 def _place(plan: Planned, decision: Decision, index: CityIndex) -> None:

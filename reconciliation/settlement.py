@@ -83,8 +83,10 @@ def fold(text: str) -> str:
 
 def identify(collectors: Iterable[Collector], iban: str | None, name: str | None) -> str | None:
     """The code of the collector that sent a credit, or None for an ordinary payer."""
+    compact = iban.replace(" ", "").upper() if iban else ""
+    folded = fold(name) if name else ""
     for c in collectors:
-        if c.owns(iban, name):
+        if compact in c.ibans or (folded and any(p in folded for p in c.name_patterns)):
             return c.code
     return None
 

@@ -1,0 +1,54 @@
+"""The seed-scale city, generated and imported once per `make bench` run and shared.
+
+Benchmarks that need the real city in a database copy ``seed_db()`` (a migrated SQLite file
+with the seed register imported) instead of each paying a minute to build their own.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from datetime import date
+from functools import cache
+from pathlib import Path
+
+from gateway.db import make_engine
+from gateway.migrate import upgrade
+
+DAY = date(2026, 11, 20)
+_ROOT = Path(tempfile.mkdtemp(prefix="plata-bench-"))
+
+
+@cache
+def seed_dir() -> Path:
+    """A generated seed-scale city (register, inbox, truth.csv)."""
+    from fixtures.generate import generate
+
+    out = _ROOT / "seed"
+    generate(out, scale="seed", seed=1, day=DAY, progress=False)
+    return out
+
+
+@cache
+def _seed_db_template() -> Path:
+    from gateway.services.invoices import import_register
+
+    path = _ROOT / "seed-template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    import_register(engine, seed_dir() / "register")
+    engine.dispose()
+    return path
+
+
+def seed_db(name: str) -> Path:
+    """A private copy of the imported seed city (SQLite), for one benchmark to write into."""
+    path = _ROOT / f"{name}.db"
+    shutil.copyfile(_seed_db_template(), path)
+    return path
+
+
+def scratch(name: str) -> Path:
+    path = _ROOT / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,174 @@
+"""The whole `gateway ingest` of a 100,000-entry camt.053 against the seed-scale city.
+
+Measured: store raw, parse, persist, match, allocate, commit, in a fresh process (so peak
+memory is the ingest's own, read from ru_maxrss). Baseline, in the same run and the same
+kind of process: a naive floor that does the least such a job can do (lxml iterparse,
+a regex for the account, one dict join against the accounts' open lines, proportional
+allocation rows, sqlite3 executemany, commit). Targets: ratio <= 2, peak memory <= 300 MB.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from bench.city import DAY, scratch, seed_db
+from bench.common import Result
+from fixtures.writers.camt import write_camt053
+from fixtures.writers.entries import StatementMeta, WriterEntry
+from gateway.db import make_engine
+from reconciliation.references import display_account_no
+from schemas.tables import accounts, invoice_lines, invoices
+
+N_ENTRIES = 100_000
+TIME_RATIO_TARGET = 2.0
+MEMORY_TARGET_MB = 300
+
+
+def _open_totals(db: Path) -> list[tuple[str, str, int]]:
+    engine = make_engine(f"sqlite:///{db}")
+    q = (
+        select(accounts.c.account_no, accounts.c.payer_name, func.sum(invoice_lines.c.amount_due))
+        .join(invoices, invoices.c.account_id == accounts.c.id)
+        .join(invoice_lines, invoice_lines.c.invoice_id == invoices.c.id)
+        .where(accounts.c.status == "open", invoices.c.status == "open")
+        .group_by(accounts.c.account_no, accounts.c.payer_name)
+    )
+    with engine.connect() as conn:
+        rows = [(a, n, int(t)) for a, n, t in conn.execute(q) if t and t > 0]
+    engine.dispose()
+    return rows
+
+
+def write_statement(db: Path, out: Path, n: int = N_ENTRIES, seed: int = 7) -> Path:
+    """A statement of n direct transfers naming real open accounts (full, partial, over)."""
+    rng = random.Random(seed)
+    owed = _open_totals(db)
+    entries = []
+    for i in range(n):
+        acc, name, total = owed[rng.randrange(len(owed))]
+        kind = rng.random()
+        amount = total if kind < 0.7 else max(100, total // 2) if kind < 0.9 else total + 5000
+        entries.append(
+            WriterEntry(
+                amount=amount,
+                booking_date=DAY,
+                acct_svcr_ref=f"BENCH{i:08d}",
+                remittance=f"Plata cont personal {display_account_no(acc)} pentru noiembrie",
+                debtor_name=name,
+            )
+        )
+    meta = StatementMeta(iban="MD24AG000225100013104168", statement_id="BENCH-STMT")
+    with open(out, "wb") as fh:
+        write_camt053(entries, meta, out=fh)
+    return out
+
+
+_OURS = """
+import json, resource, sys, time
+from pathlib import Path
+from gateway.db import make_engine
+from gateway.services.ingest import ingest_path
+from gateway.settings import Settings
+db, xml, data_dir = sys.argv[1:4]
+settings = Settings(database_url=f"sqlite:///{db}", data_dir=Path(data_dir), log_level="WARNING")
+from gateway.logging import configure_logging
+configure_logging("WARNING", json=True)
+engine = make_engine(settings.database_url)
+t0 = time.perf_counter()
+result = ingest_path(engine, settings, Path(xml), source="bench")
+elapsed = time.perf_counter() - t0
+print(json.dumps({"seconds": elapsed, "status": result.status, "counts": result.counts,
+                  "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+_FLOOR = r"""
+import hashlib, io, json, re, resource, sqlite3, sys, time
+from collections import defaultdict
+from lxml import etree
+db, xml = sys.argv[1:3]
+NS = "{urn:iso:std:iso:20022:tech:xsd:camt.053.001.08}"
+ACC = re.compile(r"(\d{7})-?(\d)")
+t0 = time.perf_counter()
+data = open(xml, "rb").read()
+sha = hashlib.sha256(data).hexdigest()
+recs = []
+for _, el in etree.iterparse(io.BytesIO(data), tag=NS + "Ntry", resolve_entities=False, no_network=True):
+    amt = el.findtext(NS + "Amt")
+    lei, _, ban = amt.partition(".")
+    text = " ".join(t.text or "" for t in el.iter(NS + "Ustrd"))
+    m = ACC.search(text)
+    recs.append((el.findtext(NS + "AcctSvcrRef"), int(lei) * 100 + int(ban or 0),
+                 m.group(1) + m.group(2) if m else None))
+    el.clear()
+conn = sqlite3.connect(db)
+conn.execute("CREATE TEMP TABLE want(account_no TEXT PRIMARY KEY)")
+conn.executemany("INSERT OR IGNORE INTO want VALUES (?)", [(r[2],) for r in recs if r[2]])
+lines = defaultdict(list)
+q = '''SELECT a.account_no, l.id, l.amount_due FROM want w JOIN accounts a ON a.account_no = w.account_no
+       JOIN invoices i ON i.account_id = a.id AND i.status = 'open'
+       JOIN invoice_lines l ON l.invoice_id = i.id ORDER BY i.period'''
+for acc, lid, due in conn.execute(q):
+    lines[acc].append([lid, due])
+conn.execute("CREATE TABLE IF NOT EXISTS floor_pay(id INTEGER PRIMARY KEY, ref TEXT UNIQUE, amount INT, account_no TEXT)")
+conn.execute("CREATE TABLE IF NOT EXISTS floor_alloc(pay_id INT, line_id INT, amount INT)")
+conn.executemany("INSERT INTO floor_pay(ref, amount, account_no) VALUES (?,?,?)", recs)
+ids = dict(conn.execute("SELECT ref, id FROM floor_pay"))
+rows = []
+for ref, amount, acc in recs:
+    left = amount
+    for line in lines.get(acc, ()):
+        take = min(left, line[1])
+        if take > 0:
+            rows.append((ids[ref], line[0], take)); line[1] -= take; left -= take
+    if left:
+        rows.append((ids[ref], None, left))
+conn.executemany("INSERT INTO floor_alloc VALUES (?,?,?)", rows)
+conn.commit()
+print(json.dumps({"seconds": time.perf_counter() - t0,
+                  "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _run(script: str, *args: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"bench subprocess failed: {out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench() -> list[Result]:
+    work = scratch("ingest")
+    floor_db, our_db = seed_db("ingest-floor"), seed_db("ingest-ours")
+    xml = write_statement(our_db, work / "statement-100k.xml")
+    floor = _run(_FLOOR, str(floor_db), str(xml))
+    ours = _run(_OURS, str(our_db), str(xml), str(work / "data"))
+    print(f"  ingest outcome: {ours['status']} {ours['counts']}")
+    ratio = ours["seconds"] / floor["seconds"]
+    return [
+        Result(
+            f"gateway ingest, camt.053 {N_ENTRIES:,} entries, seed city",
+            ours["seconds"],
+            "s",
+            "naive floor (iterparse + dict join + sqlite3)",
+            floor["seconds"],
+            f"ratio <= {TIME_RATIO_TARGET}",
+            ratio <= TIME_RATIO_TARGET,
+        ),
+        Result(
+            "gateway ingest peak memory (ru_maxrss)",
+            ours["maxrss_mb"],
+            "MB",
+            "naive floor peak memory",
+            floor["maxrss_mb"],
+            f"<= {MEMORY_TARGET_MB} MB",
+            ours["maxrss_mb"] <= MEMORY_TARGET_MB,
+        ),
+    ]

@@ -1,0 +1,83 @@
+"""Set-based writes and key sets: one statement per table, never a query per row.
+
+``bulk_insert`` writes tuples with COPY on PostgreSQL and one executemany on SQLite;
+``reserve_ids`` draws primary keys up front so that child rows can point at their parents
+without reading anything back; ``keyset`` fills a temporary one-column table that a batch
+query joins against, instead of an IN list of a hundred thousand values. Values are passed
+to the driver as they are, so callers hand in driver-ready values (``db_value``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import Column, Connection, MetaData, String, Table, text
+
+
+def reserve_ids(conn: Connection, table: Table, n: int) -> list[int]:
+    """``n`` fresh primary keys for ``table``, safe against concurrent writers.
+
+    SQLite: writers hold the write lock (BEGIN IMMEDIATE), so max(id)+1.. is ours.
+    PostgreSQL: drawn from the column's sequence in one query.
+    """
+    if n == 0:
+        return []
+    if conn.dialect.name == "postgresql":
+        q = text(
+            f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
+            "FROM generate_series(1, :n)"
+        )
+        return list(conn.scalars(q, {"n": n}))
+    start = conn.exec_driver_sql(f"SELECT COALESCE(MAX(id), 0) FROM {table.name}").scalar_one()
+    return list(range(start + 1, start + 1 + n))
+
+
+def bulk_insert(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple]
+) -> None:
+    """Insert tuples in ``columns`` order: COPY on PostgreSQL, one executemany elsewhere."""
+    if not rows:
+        return
+    cols = ", ".join(columns)
+    if conn.dialect.name == "postgresql":
+        driver = conn.connection.driver_connection
+        with driver.cursor() as cur, cur.copy(f"COPY {table.name} ({cols}) FROM STDIN") as cp:
+            for row in rows:
+                cp.write_row(row)
+        return
+    marks = ", ".join("?" * len(columns))
+    conn.exec_driver_sql(f"INSERT INTO {table.name} ({cols}) VALUES ({marks})", list(rows))
+
+
+def db_value(conn: Connection, value: object) -> object:
+    """A Python value as the raw driver should get it for our column types.
+
+    JSON columns get their text; timestamps on SQLite get SQLAlchemy's own storage format
+    (so the ORM-free reads that follow parse them back); everything else passes through.
+    """
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, datetime) and conn.dialect.name == "sqlite":
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+_keysets = MetaData()
+
+
+def keyset(conn: Connection, name: str, keys: Iterable[str]) -> Table:
+    """A temporary table ``tmp_<name>(k)`` holding ``keys``, for joins in this transaction."""
+    table = _keysets.tables.get(f"tmp_{name}")
+    if table is None:
+        table = Table(
+            f"tmp_{name}", _keysets, Column("k", String, primary_key=True), prefixes=["TEMPORARY"]
+        )
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS tmp_{name} (k TEXT PRIMARY KEY)")
+    conn.exec_driver_sql(f"DELETE FROM tmp_{name}")
+    rows = [(k,) for k in set(keys)]
+    if rows:
+        mark = "%s" if conn.dialect.name == "postgresql" else "?"
+        conn.exec_driver_sql(f"INSERT INTO tmp_{name} (k) VALUES ({mark})", rows)
+    return table

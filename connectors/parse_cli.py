@@ -38,6 +38,23 @@ def run(
     except FormatError as exc:
         print(f"error: {path}: {exc}", file=err)
         return EXIT_BAD_FILE
-    for record in records:
-        out.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+    try:
+        for record in records:
+            out.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+        out.flush()
+    except BrokenPipeError:  # `gateway parse F | head`: the reader left, which is fine
+        _silence_stdout()
     return 0
+
+
+def _silence_stdout() -> None:
+    """Point stdout at devnull so the interpreter's final flush cannot raise again."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (tests pass a StringIO)
+        pass
+    finally:
+        os.close(devnull)

@@ -8,6 +8,7 @@ never a traceback, because the people running it are accountants and on-call sta
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -49,8 +50,6 @@ def run(
 
 def _silence_stdout() -> None:
     """Point stdout at devnull so the interpreter's final flush cannot raise again."""
-    import os
-
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, sys.stdout.fileno())

@@ -17,6 +17,7 @@ Speed: ids are resolved through dicts loaded once, rows go in with one executema
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -114,18 +115,31 @@ def import_register(engine: Engine, folder: Path, progress: bool = False) -> Imp
         if previous:
             summary.noop, summary.previous = True, previous
             return summary
-        stage("reading")
-        reg = read_register(folder)
-        summary.periods = reg.periods
-        try:
-            with engine.begin() as conn, _big_cache(conn):
-                _write(conn, reg, summary, stage)
-        except IntegrityError as exc:
-            raise UserError(
-                f"invoice register refused by the database: {_first_line(exc)}"
-            ) from exc
+        with _gc_paused():
+            stage("reading")
+            reg = read_register(folder)
+            summary.periods = reg.periods
+            try:
+                with engine.begin() as conn, _big_cache(conn):
+                    _write(conn, reg, summary, stage)
+            except IntegrityError as exc:
+                reason = _first_line(exc)
+                raise UserError(f"invoice register refused by the database: {reason}") from exc
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic collector: millions of row tuples (no cycles among them) would make
+    it walk the whole register again and again for nothing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @contextmanager

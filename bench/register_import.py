@@ -1,0 +1,108 @@
+"""Seed-scale generation and invoice register import, against raw sqlite3 in the same run.
+
+Measured:
+- generating the seed-scale city (register, inbox, truth.csv): target under 60 s;
+- ``import_register`` of the seed register into a fresh, migrated SQLite file (validation,
+  upserts, invoices, lines, indexes, foreign keys, one transaction);
+- baseline: the least a loader can do with the same data: ``csv.reader`` over invoices.csv
+  into tuples, then one sqlite3 ``executemany`` into a table with the same nine columns and
+  no index, with the gateway's pragmas (WAL, synchronous=FULL), and commit.
+
+Target: import time <= 2.5 x baseline. The executemany alone is reported too (no target), so
+that a reader can see how much of the baseline is reading the CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+import time
+from pathlib import Path
+
+from bench.city import DAY, scratch, seed_dir
+from bench.common import Result, timed
+from gateway.db import make_engine
+from gateway.migrate import upgrade
+
+RATIO_TARGET = 2.5
+GENERATION_TARGET_S = 60.0
+
+
+def _generate() -> tuple[float, Path]:
+    """Time the seed city; if another benchmark already built it, build our own copy."""
+    if seed_dir.cache_info().currsize == 0:
+        seconds, out = timed(seed_dir)
+        return seconds, Path(str(out))
+    from fixtures.generate import generate
+
+    out = scratch("register-import-city")
+    seconds, _ = timed(lambda: generate(out, scale="seed", seed=1, day=DAY))
+    return seconds, out
+
+
+def _baseline(invoices_csv: Path, db: Path) -> tuple[float, float]:
+    """(read seconds, executemany + commit seconds) of the raw load."""
+    t0 = time.perf_counter()
+    with invoices_csv.open(encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        next(reader)
+        rows = [tuple(r) for r in reader]
+    t1 = time.perf_counter()
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(
+        "CREATE TABLE lines (invoice_no TEXT, account_no TEXT, period TEXT, issued_on TEXT, "
+        "due_on TEXT, payment_ref TEXT, service_code TEXT, provider_code TEXT, amount_due TEXT)"
+    )
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    conn.execute("COMMIT")
+    conn.close()
+    return t1 - t0, time.perf_counter() - t1
+
+
+def _import(register: Path, db: Path) -> float:
+    from gateway.services.invoices import import_register
+
+    engine = make_engine(f"sqlite:///{db}")
+    upgrade(engine)
+    try:
+        seconds, _ = timed(lambda: import_register(engine, register))
+    finally:
+        engine.dispose()
+    return seconds
+
+
+def bench() -> list[Result]:
+    gen_s, city = _generate()
+    work = scratch("register-import")
+    read_s, insert_s = _baseline(city / "register" / "invoices.csv", work / "baseline.db")
+    import_s = _import(city / "register", work / "gateway.db")
+    baseline = read_s + insert_s
+    ratio = import_s / baseline
+    return [
+        Result(
+            name="seed city generation (register, inbox, truth)",
+            value=gen_s,
+            unit="s",
+            target=f"< {GENERATION_TARGET_S:.0f} s",
+            ok=gen_s < GENERATION_TARGET_S,
+        ),
+        Result(
+            name="register import, seed scale, SQLite",
+            value=import_s,
+            unit="s",
+            baseline_name="csv.reader + sqlite3 executemany of invoices.csv",
+            baseline=baseline,
+            target=f"ratio <= {RATIO_TARGET}",
+            ok=ratio <= RATIO_TARGET,
+        ),
+        Result(
+            name="register import vs executemany alone (info)",
+            value=import_s,
+            unit="s",
+            baseline_name="sqlite3 executemany of the same tuples, no CSV read",
+            baseline=insert_s,
+        ),
+    ]

@@ -23,6 +23,8 @@ class Settings:
     # API
     rate_limit_per_minute: int = 6000
     signature_window_seconds: int = 300
+    # run the connectors' schedule inside the server process (`gateway serve` turns it on)
+    scheduler: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod

@@ -235,7 +235,7 @@ def insert_allocations(
     ids = reserve_ids(conn, allocations, len(placed))
     now = db_value(conn, datetime.now(UTC))
     svc, prov = refs.services, refs.providers
-    rows = [
+    rows = (
         (
             aid,
             pid,
@@ -251,9 +251,8 @@ def insert_allocations(
             now,
         )
         for aid, (pid, row) in zip(ids, placed, strict=True)
-    ]
-    bulk_insert(conn, allocations, ALLOCATION_COLUMNS, rows)
-    return len(rows)
+    )
+    return bulk_insert(conn, allocations, ALLOCATION_COLUMNS, rows)
 
 
 def reverse_allocations(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from itertools import islice
 
 from sqlalchemy import Column, Connection, MetaData, String, Table, text
 
@@ -34,21 +35,33 @@ def reserve_ids(conn: Connection, table: Table, n: int) -> list[int]:
     return list(range(start + 1, start + 1 + n))
 
 
+#: Rows handed to one executemany: bounded, so a 100,000-payment batch never holds all its
+#: row tuples at once.
+CHUNK_ROWS = 10_000
+
+
 def bulk_insert(
-    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple]
-) -> None:
-    """Insert tuples in ``columns`` order: COPY on PostgreSQL, one executemany elsewhere."""
-    if not rows:
-        return
+    conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[tuple]
+) -> int:
+    """Insert tuples in ``columns`` order: COPY on PostgreSQL, chunked executemany elsewhere.
+
+    ``rows`` may be a generator; it is consumed once, in bounded chunks. Returns the count.
+    """
     cols = ", ".join(columns)
+    n = 0
     if conn.dialect.name == "postgresql":
         driver = conn.connection.driver_connection
         with driver.cursor() as cur, cur.copy(f"COPY {table.name} ({cols}) FROM STDIN") as cp:
             for row in rows:
                 cp.write_row(row)
-        return
-    marks = ", ".join("?" * len(columns))
-    conn.exec_driver_sql(f"INSERT INTO {table.name} ({cols}) VALUES ({marks})", list(rows))
+                n += 1
+        return n
+    sql = f"INSERT INTO {table.name} ({cols}) VALUES ({', '.join('?' * len(columns))})"
+    it = iter(rows)
+    while chunk := list(islice(it, CHUNK_ROWS)):
+        conn.exec_driver_sql(sql, chunk)
+        n += len(chunk)
+    return n
 
 
 def db_value(conn: Connection, value: object) -> object:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Request, get
 from litestar.params import FromPath
 
-from gateway.api.common import call, problems, refuse
+from gateway.api.common import problems, read, refuse
 from gateway.api.structs import AccountOut, InvoiceOut, LineOut
 from gateway.services.accounts import AccountView, Refused, lookup
 from reconciliation.money import format_amount
@@ -51,7 +51,7 @@ def account_out(view: AccountView) -> AccountOut:
 )
 async def get_account(request: Request, account_no: FromPath[str]) -> AccountOut:
     try:
-        view = await call(lookup, request.app.state.engine, account_no)
+        view = await read(request.app.state.engine, lookup, account_no)
     except Refused as exc:
         raise await refuse(request, exc) from None
     return account_out(view)

@@ -14,7 +14,7 @@ from litestar import Request, Response, get, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
-from gateway.api.common import agent_of, audit_of, call, log, problems, refuse
+from gateway.api.common import agent_of, audit_of, call, log, problems, read, refuse
 from gateway.api.structs import PaymentIn, PaymentOut, ReversalOut
 from gateway.services.accounts import Refused
 from gateway.services.payments import (
@@ -80,7 +80,7 @@ async def create_payment(request: Request, data: JSONBody[PaymentIn]) -> Respons
 )
 async def payment_status(request: Request, agent_txn_id: FromPath[str]) -> Response[PaymentOut]:
     try:
-        out = await call(get_payment, request.app.state.engine, agent_of(request), agent_txn_id)
+        out = await read(request.app.state.engine, get_payment, agent_of(request), agent_txn_id)
     except Refused as exc:
         raise await refuse(request, exc) from None
     return _respond(out)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.generate import build_city, write_register
+from fixtures.generate import build_city, generate, write_register
 from reconciliation.references import is_valid_account_no, normalize_rf
 
 FILES = ("providers.csv", "services.csv", "managers.csv", "accounts.csv", "invoices.csv")
@@ -99,11 +99,11 @@ def test_names_and_addresses_look_like_chisinau(small: Path) -> None:
 
 @pytest.mark.slow
 def test_seed_scale_has_the_real_city_counts(tmp_path: Path) -> None:
-    city = build_city("seed", seed=1)
-    write_register(city, tmp_path)
-    assert len(city.accounts) == 213_377
-    assert len(city.managers) == 616
-    assert len(city.providers) == 24
+    summary = generate(tmp_path, scale="seed", seed=1)
+    assert summary["accounts"] == len(read(tmp_path / "register/accounts.csv")) == 213_377
+    assert summary["managers"] == len(read(tmp_path / "register/managers.csv")) == 616
+    assert summary["providers"] == len(read(tmp_path / "register/providers.csv")) == 24
+    assert 10_000 <= summary["payment_records"] <= 15_000  # type: ignore[operator]
     in_period = set()
     with (tmp_path / "register" / "invoices.csv").open(encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh)
@@ -112,3 +112,60 @@ def test_seed_scale_has_the_real_city_counts(tmp_path: Path) -> None:
             if row[2] == "2026-11":
                 in_period.add(row[0])
     assert len(in_period) == 330_046
+
+
+@pytest.fixture(scope="module")
+def small_day(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("day")
+    generate(out, scale="small", seed=5)
+    return out
+
+
+def _all_files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def test_whole_output_is_deterministic(tmp_path: Path, small_day: Path) -> None:
+    summary = generate(tmp_path, scale="small", seed=5)
+    assert _all_files(tmp_path) == _all_files(small_day)
+    assert summary["payment_records"] == len(read(small_day / "truth.csv"))
+
+
+def test_inbox_has_every_channel(small_day: Path) -> None:
+    channels = {p.name for p in (small_day / "inbox").iterdir()}
+    assert channels == {"bank_itemised", "post", "terminal", "compensation", "statement", "mt940"}
+
+
+def test_truth_rows_are_consistent_with_the_register(small_day: Path) -> None:
+    truth = read(small_day / "truth.csv")
+    accounts = {a["account_no"]: a["status"] for a in read(small_day / "register/accounts.csv")}
+    assert 250 <= len(truth) <= 400
+    assert len({(r["source_format"], r["external_id"]) for r in truth}) == len(truth)
+    assert {r["expected"] for r in truth} == {"allocated", "review", "settlement", "returned"}
+    for r in truth:
+        meant = [a for a in r["account_no"].split(";") if a]
+        assert all(a in accounts for a in meant), r
+        assert re.fullmatch(r"\d+\.\d{2}", r["amount"]), r
+        if r["clear_reference"] == "1":
+            assert len(meant) == 1 and accounts[meant[0]] == "open", r
+            assert r["expected"] == "allocated", r
+        if r["expected"] == "settlement":
+            assert r["channel"] == "settlement" and not meant, r
+    notes = " ".join(r["note"] for r in truth)
+    for kind in ("wrong check digit", "only name and address", "partial payment", "overpayment"):
+        assert kind in notes
+
+
+def test_truth_external_ids_are_what_the_parsers_read(small_day: Path) -> None:
+    from connectors.formats import detect_format
+
+    truth_ids = {(r["source_format"], r["external_id"]) for r in read(small_day / "truth.csv")}
+    parsed = set()
+    for path in (small_day / "inbox").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            fmt = detect_format(data)
+            parsed |= {(fmt.name, rec.external_id) for rec in fmt.parse(data)}
+    assert parsed == truth_ids

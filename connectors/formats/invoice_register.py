@@ -18,11 +18,12 @@ from __future__ import annotations
 import csv
 import gc
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from operator import itemgetter
 from pathlib import Path
+from typing import Any
 
 from gateway.errors import UserError
 from reconciliation.money import MoneyError, parse_amount
@@ -51,6 +52,9 @@ _INVOICE_NO_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-/]{0,31}")
 _PERIOD_RE = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 _IBAN_RE = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{1,30}")
 _AMOUNT_RE = re.compile(r"-?\d{1,13}\.\d{2}")  # the contract's form; money checks the value
+
+
+Check = Callable[[tuple[str, ...], str, int], None]  # (row, file, line) -> raises if bad
 
 
 class RegisterError(UserError):
@@ -168,7 +172,8 @@ def _rows(folder: Path, name: str, fast: bool = False) -> Iterator[tuple[int, li
         raise RegisterError(name, 0, f"malformed CSV: {exc}") from None
 
 
-def _numbered(reader) -> Iterator[tuple[int, list[str]]]:  # type: ignore[no-untyped-def]
+def _numbered(reader: Any) -> Iterator[tuple[int, list[str]]]:
+    """Rows of a csv reader with the physical line each ends on (quoted fields may span)."""
     for row in reader:
         yield reader.line_num, row
 
@@ -179,7 +184,7 @@ def _csv_line(line: str) -> list[str]:
     return rows[0] if rows else [""]
 
 
-def _read_simple(folder: Path, name: str, check) -> list:  # type: ignore[no-untyped-def]
+def _read_simple(folder: Path, name: str, check: Check) -> list[Any]:
     """Rows of a small file, each checked by ``check(row, file, line)``; codes must be unique."""
     out = []
     seen: dict[str, int] = {}

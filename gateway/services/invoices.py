@@ -20,10 +20,11 @@ from __future__ import annotations
 import gc
 import hashlib
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError
@@ -173,7 +174,9 @@ def _first_line(exc: Exception) -> str:
     return str(getattr(exc, "orig", exc)).strip().splitlines()[0]
 
 
-def _write(conn: Connection, reg: Register, summary: ImportSummary, stage) -> None:  # type: ignore[no-untyped-def]
+def _write(
+    conn: Connection, reg: Register, summary: ImportSummary, stage: Callable[[str], None]
+) -> None:
     """Everything that touches the database, inside the caller's transaction."""
     stage("reference data")
     summary.reference_rows = w.upsert_reference(conn, reg)
@@ -256,9 +259,9 @@ class _Stages:
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.status = None
+        self.status: Any = None
 
-    def __enter__(self):  # type: ignore[no-untyped-def]
+    def __enter__(self) -> _Stages:
         if self.enabled:
             from rich.console import Console
 

@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -53,6 +54,23 @@ class Load:
     p99_ms: float
     requests: int
     errors: int
+    cpu_ms: float = 0.0  # server CPU time per request: what load on a shared machine hides
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measured(pid: int, run) -> Load:  # type: ignore[no-untyped-def]
+    before = _cpu_seconds(pid)
+    load = run()
+    load.cpu_ms = (_cpu_seconds(pid) - before) * 1000 / max(1, load.requests)
+    return load
 
 
 def _free_port() -> int:
@@ -92,7 +110,7 @@ def _prepare(db: Path) -> tuple[str, list[str]]:
 
 
 @contextmanager
-def _server(db: Path, port: int) -> Iterator[str]:
+def _server(db: Path, port: int) -> Iterator[tuple[str, int]]:
     env = {**os.environ, "GATEWAY_DATABASE_URL": f"sqlite:///{db}", "GATEWAY_LOG_LEVEL": "WARNING"}
     cmd = [sys.executable, "-m", "gateway.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -109,7 +127,7 @@ def _server(db: Path, port: int) -> Iterator[str]:
                 err = proc.stderr.read().decode() if proc.stderr else ""
                 raise RuntimeError(f"gateway serve did not start: {err[-2000:]}")
             time.sleep(0.2)
-        yield base
+        yield base, proc.pid
     finally:
         proc.terminate()
         try:
@@ -203,10 +221,14 @@ async def _py_load(base: str, make, seconds: int) -> Load:  # type: ignore[no-un
 _py_headers: dict[str, str] = {}
 
 
+def _run_py(base: str, make, seconds: int) -> Load:  # type: ignore[no-untyped-def]
+    return asyncio.run(_py_load(base, make, seconds))
+
+
 # --- the benchmark ------------------------------------------------------------------------
 
 
-def _phases(base: str, key: str, accounts: list[str]) -> dict[str, Load]:
+def _phases(base: str, pid: int, key: str, accounts: list[str]) -> dict[str, Load]:
     paid_at = datetime.now(UTC).isoformat(timespec="seconds")
     prefix = f"W{int(time.time())}"
     lua_accounts = ",".join(f'"{a}"' for a in accounts)
@@ -221,7 +243,7 @@ def _phases(base: str, key: str, accounts: list[str]) -> dict[str, Load]:
             ("post", base, post.replace(prefix, prefix + "w")),
         ):
             _wrk(url, script, WARMUP)
-            out[name] = _wrk(url, script, DURATION)
+            out[name] = _measured(pid, partial(_wrk, url, script, DURATION))
         return out
     _py_headers["Authorization"] = f"Bearer {key}"
     makers = {
@@ -233,14 +255,14 @@ def _phases(base: str, key: str, accounts: list[str]) -> dict[str, Load]:
     }  # fmt: skip
     for name, make in makers.items():
         asyncio.run(_py_load(base, make, WARMUP))
-        out[name] = asyncio.run(_py_load(base, make, DURATION))
+        out[name] = _measured(pid, partial(_run_py, base, make, DURATION))
     return out
 
 
 def _print(name: str, load: Load) -> None:
     print(
         f"  {name:8s} {load.rps:9,.0f} req/s  p50 {load.p50_ms:6.2f} ms  p99 {load.p99_ms:6.2f} ms"
-        f"  ({load.requests:,} requests, {load.errors} errors)"
+        f"  server CPU {load.cpu_ms:.2f} ms/req  ({load.requests:,} requests, {load.errors} errors)"
     )
 
 
@@ -249,8 +271,8 @@ def bench() -> list[Result]:
     db = _database(work)
     key, accounts = _prepare(db)
     port = _free_port()
-    with _server(db, port) as base:
-        loads = _phases(base, key, accounts)
+    with _server(db, port) as (base, pid):
+        loads = _phases(base, pid, key, accounts)
     engine = make_engine(f"sqlite:///{db}")
     with engine.connect() as conn:
         stored = conn.execute(select(func.count()).select_from(payments)).scalar_one()
@@ -259,7 +281,7 @@ def bench() -> list[Result]:
     print(f"bank API, one server process, SQLite, {CONNECTIONS} connections, {generator}:")
     for name, load in loads.items():
         _print(name, load)
-    print(f"  payments stored: {stored:,}")
+    print(f"  payments stored: {stored:,}; machine load average {os.getloadavg()[0]:.1f}")
     health, lookup, post = loads["health"], loads["lookup"], loads["post"]
     return [
         Result("API GET /health, 16 connections", health.rps, "req/s"),

@@ -30,7 +30,7 @@ from litestar import Request, Response, get
 from litestar.exceptions import HTTPException
 from litestar.params import FromQuery, QueryParameter
 
-from gateway.api.common import agent_of, call, log
+from gateway.api.common import agent_of, log, read, write_call
 from gateway.api.problems import CODES, ApiError
 from gateway.services.accounts import Refused, lookup
 from gateway.services.payments import (
@@ -78,7 +78,7 @@ def _paid_at(txn_date: str | None, tz: ZoneInfo) -> str:
 async def _check(request: Request, txn_id: str, account: str, sum_: str | None) -> Response:
     if sum_ is not None:
         wire_amount(sum_, "sum")
-    await call(lookup, request.app.state.engine, account)
+    await read(request.app.state.engine, lookup, account)
     return reply(0, "OK", txn_id, sum_=sum_)
 
 
@@ -88,9 +88,9 @@ async def _pay(request: Request, txn_id: str, account: str, sum_: str, txn_date:
     inp = PaymentInput(txn_id, account, sum_, "MDL", paid_at)
     audit = Audit("GET", request.scope["path"], request.scope.get("query_string") or b"")
     try:
-        out = await call(
-            post_payment,
+        out = await write_call(
             request.app.state.engine,
+            post_payment,
             agent_of(request),
             inp,
             channel="terminal",
@@ -98,7 +98,7 @@ async def _pay(request: Request, txn_id: str, account: str, sum_: str, txn_date:
             audit=audit,
         )
     except Refused as exc:
-        await call(record_request, request.app.state.engine, agent_of(request).id, audit, 200)
+        await write_call(request.app.state.engine, record_request, agent_of(request).id, audit, 200)
         raise exc
     return reply(0, "OK", txn_id, out.payment_id, out.body["amount"])
 

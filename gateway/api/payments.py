@@ -14,7 +14,7 @@ from litestar import Request, Response, get, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
-from gateway.api.common import agent_of, audit_of, call, log, problems, read, refuse
+from gateway.api.common import agent_of, audit_of, log, problems, read, refuse, write_call
 from gateway.api.structs import PaymentIn, PaymentOut, ReversalOut
 from gateway.services.accounts import Refused
 from gateway.services.payments import (
@@ -59,9 +59,9 @@ async def create_payment(request: Request, data: JSONBody[PaymentIn]) -> Respons
     audit = await audit_of(request)
     settings = request.app.state.settings
     try:
-        out = await call(
-            post_payment,
+        out = await write_call(
             request.app.state.engine,
+            post_payment,
             agent,
             _input(data),
             tz=ZoneInfo(settings.timezone),
@@ -98,8 +98,8 @@ async def reverse(request: Request, agent_txn_id: FromPath[str]) -> Response[Rev
     agent = agent_of(request)
     audit = await audit_of(request)
     try:
-        out = await call(
-            reverse_payment, request.app.state.engine, agent, agent_txn_id, audit=audit
+        out = await write_call(
+            request.app.state.engine, reverse_payment, agent, agent_txn_id, audit=audit
         )
     except Refused as exc:
         raise await refuse(request, exc, audit) from None

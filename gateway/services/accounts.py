@@ -19,6 +19,8 @@ Decisions:
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,19 +44,37 @@ class Refused(UserError):
         self.result = result
 
 
+_readers = threading.local()
+
+
+def _sqlite_reader(engine: Engine) -> Any:
+    """This thread's own read connection to the engine's SQLite file, kept open.
+
+    Taken from the engine's pool once (so it has the engine's pragmas) and never returned:
+    a lookup then costs its query alone, not a pool checkout and a SQLAlchemy Connection.
+    """
+    cache = getattr(_readers, "by_engine", None)
+    if cache is None:
+        cache = _readers.by_engine = weakref.WeakKeyDictionary()
+    conn = cache.get(engine)
+    if conn is None:
+        conn = cache[engine] = engine.raw_connection()
+    return conn.driver_connection
+
+
 @contextmanager
 def reading(engine: Engine) -> Iterator[Query]:
     """A read-only snapshot: ``q(sql, params) -> rows`` (see the module doc for SQLite)."""
-    with engine.connect() as conn:
-        if engine.dialect.name != "sqlite":
+    if engine.dialect.name != "sqlite":
+        with engine.connect() as conn:
             yield lambda sql, params: list(conn.execute(text(sql), params).all())
-            return
-        raw = conn.connection.driver_connection
-        raw.execute("BEGIN")
-        try:
-            yield lambda sql, params: raw.execute(sql, params).fetchall()
-        finally:
-            raw.execute("COMMIT")
+        return
+    raw = _sqlite_reader(engine)
+    raw.execute("BEGIN")
+    try:
+        yield lambda sql, params: raw.execute(sql, params).fetchall()
+    finally:
+        raw.execute("COMMIT")
 
 
 def canonical_account(account_no: str) -> str:
@@ -78,18 +98,20 @@ def mask_address(address: str) -> str:
     return ", ".join(kept)
 
 
-ACCOUNT_SQL = "SELECT id, payer_name, address, status FROM accounts WHERE account_no = :a"
-
-LINES_SQL = """
-SELECT i.invoice_no, i.period, i.issued_on, i.due_on, i.payment_ref,
+# One statement (one snapshot): the account, then its open lines; an account without open
+# invoices comes back as one row with NULL line columns.
+LOOKUP_SQL = """
+SELECT a.payer_name, a.address, a.status,
+       i.invoice_no, i.period, i.issued_on, i.due_on, i.payment_ref,
        s.code, s.name, p.code, p.name, l.amount_due,
        l.amount_due - COALESCE(
            (SELECT SUM(al.amount) FROM allocations al WHERE al.invoice_line_id = l.id), 0)
-FROM invoices i
-JOIN invoice_lines l ON l.invoice_id = i.id
-JOIN services s ON s.id = l.service_id
-JOIN providers p ON p.id = l.provider_id
-WHERE i.account_id = :id AND i.status = 'open'
+FROM accounts a
+LEFT JOIN invoices i ON i.account_id = a.id AND i.status = 'open'
+LEFT JOIN invoice_lines l ON l.invoice_id = i.id
+LEFT JOIN services s ON s.id = l.service_id
+LEFT JOIN providers p ON p.id = l.provider_id
+WHERE a.account_no = :a
 ORDER BY i.period, i.invoice_no, l.id
 """
 
@@ -134,15 +156,17 @@ def lookup(engine: Engine, account_no: str) -> AccountView:
     """The account's open invoices, or ``Refused`` (INVALID_ACCOUNT, ACCOUNT_NOT_FOUND, ..)."""
     canonical = canonical_account(account_no)
     with reading(engine) as q:
-        acc = q(ACCOUNT_SQL, {"a": canonical})
-        if not acc:
-            raise Refused("ACCOUNT_NOT_FOUND", "no such account")
-        acc_id, payer, address, status = acc[0]
-        if status != "open":
-            raise Refused("ACCOUNT_CLOSED", "the account is closed")
-        rows = q(LINES_SQL, {"id": acc_id})
+        rows = q(LOOKUP_SQL, {"a": canonical})
+    if not rows:
+        raise Refused("ACCOUNT_NOT_FOUND", "no such account")
+    payer, address, status = rows[0][:3]
+    if status != "open":
+        raise Refused("ACCOUNT_CLOSED", "the account is closed")
     invoices: dict[str, InvoiceView] = {}
-    for inv_no, period, issued, due, ref, s_code, s_name, p_code, p_name, billed, open_ in rows:
+    for row in rows:
+        inv_no, period, issued, due, ref, s_code, s_name, p_code, p_name, billed, open_ = row[3:]
+        if inv_no is None or s_code is None:
+            continue
         inv = invoices.get(inv_no)
         if inv is None:
             inv = invoices[inv_no] = InvoiceView(inv_no, period, str(issued), str(due), ref)

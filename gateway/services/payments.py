@@ -32,10 +32,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
 import re
 import threading
 import weakref
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
@@ -110,70 +112,91 @@ class Outcome:
     replay: bool = False
 
 
-class _Job:
-    __slots__ = ("done", "error", "fn", "result")
-
-    def __init__(self, fn: Callable[[Connection], Any]) -> None:
-        self.fn = fn
-        self.done = False
-        self.result: Any = None
-        self.error: BaseException | None = None
-
-
 class GroupCommit:
-    """SQLite writers of this process share transactions: one BEGIN and one fsync per batch.
+    """One writer thread per SQLite engine: one BEGIN and one fsync for a batch of writes.
 
-    SQLite has one writer at a time, and a durable commit costs an fsync, so committing each
-    payment alone caps the rate at the disk's fsyncs per second. Instead, a thread that wants
-    to write queues its job and waits for the writer lock; the thread that gets it (the
-    leader) takes every queued job, runs each inside a SAVEPOINT of one ``BEGIN IMMEDIATE``
-    transaction (a job that fails is rolled back to its savepoint alone), commits once, and
-    only then hands out the results: no caller hears "done" before its commit is durable.
-    Jobs queued meanwhile form the next batch. No extra thread is needed.
+    SQLite has one writer at a time and a durable commit costs an fsync, so committing each
+    payment alone caps the rate at the disk's fsyncs per second, and threads queueing on the
+    file lock sleep in SQLite's busy handler. Instead every write of this process is a job
+    for the engine's writer thread: it takes all queued jobs, runs each inside a SAVEPOINT of
+    one ``BEGIN IMMEDIATE`` transaction (a job that fails is rolled back to its savepoint
+    alone), commits once, and only then completes the jobs' futures, so no caller hears
+    "done" before its commit is durable. A ``write`` made by a job joins the batch's
+    transaction. The thread ends after ``IDLE`` seconds without work and restarts on demand.
     """
 
     MAX_BATCH = 256
+    IDLE = 5.0
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.writer = threading.Lock()
-        self.queue_lock = threading.Lock()
-        self.queue: list[_Job] = []
+        self.jobs: queue.SimpleQueue[tuple[Callable[[Connection], Any], Future]] = (
+            queue.SimpleQueue()
+        )
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
 
-    def run(self, fn: Callable[[Connection], T]) -> T:
-        job = _Job(fn)
-        with self.queue_lock:
-            self.queue.append(job)
-        while not job.done:
-            with self.writer:
-                if not job.done:
-                    with self.queue_lock:
-                        batch, self.queue = (
-                            self.queue[: self.MAX_BATCH],
-                            self.queue[self.MAX_BATCH :],
-                        )
-                    self._commit(batch)
-        if job.error is not None:
-            raise job.error
-        return job.result
+    def submit(self, fn: Callable[[Connection], T]) -> Future[T]:
+        fut: Future[T] = Future()
+        self.jobs.put((fn, fut))
+        with self.lock:
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._loop, name="sqlite-writer", daemon=True)
+                self.thread.start()
+        return fut
 
-    def _commit(self, batch: list[_Job]) -> None:
+    def _loop(self) -> None:
+        while True:
+            try:
+                batch = [self.jobs.get(timeout=self.IDLE)]
+            except queue.Empty:
+                with self.lock:
+                    if self.jobs.empty():
+                        self.thread = None
+                        return
+                continue
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    batch.append(self.jobs.get_nowait())
+                except queue.Empty:
+                    break
+            self._commit(batch)
+
+    def _commit(self, batch: list[tuple[Callable[[Connection], Any], Future]]) -> None:
+        done: list[tuple[Future, Any, BaseException | None]] = []
         try:
             with self.engine.begin() as conn:
                 raw = conn.connection.driver_connection
-                for job in batch:
+                _writer.conn = conn
+                for fn, fut in batch:
                     raw.execute("SAVEPOINT job")
                     try:
-                        job.result = job.fn(conn)
+                        done.append((fut, fn(conn), None))
                     except Exception as exc:
                         raw.execute("ROLLBACK TO job")
-                        job.error = exc
+                        done.append((fut, None, exc))
                     raw.execute("RELEASE job")
         except Exception as exc:  # the commit itself failed: nothing of the batch is stored
-            for job in batch:
-                job.error, job.result = exc, None
-        for job in batch:
-            job.done = True
+            done = [(fut, None, exc) for _, fut in batch]
+        finally:
+            _writer.conn = None
+        for fut, result, error in done:
+            if error is None:
+                fut.set_result(result)
+            else:
+                fut.set_exception(error)
+
+
+_writer = threading.local()
+
+
+def submit(engine: Engine, fn: Callable[[Connection], T]) -> Future[T]:
+    """Queue ``fn(conn)`` on the SQLite engine's writer thread (see ``GroupCommit``)."""
+    with _GROUPS_LOCK:
+        group = _GROUPS.get(engine)
+        if group is None:
+            group = _GROUPS[engine] = GroupCommit(engine)
+    return group.submit(fn)
 
 
 def write(engine: Engine, fn: Callable[[Connection], T]) -> T:
@@ -181,11 +204,10 @@ def write(engine: Engine, fn: Callable[[Connection], T]) -> T:
     if engine.dialect.name != "sqlite":
         with engine.begin() as conn:
             return fn(conn)
-    with _GROUPS_LOCK:
-        group = _GROUPS.get(engine)
-        if group is None:
-            group = _GROUPS[engine] = GroupCommit(engine)
-    return group.run(fn)
+    current = getattr(_writer, "conn", None)
+    if current is not None and current.engine is engine:
+        return fn(current)  # already a job on the writer thread: join its transaction
+    return submit(engine, fn).result()
 
 
 def wire_amount(text_: str, what: str = "amount") -> int:

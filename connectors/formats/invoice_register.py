@@ -292,6 +292,45 @@ def _amount(text: str, line: int) -> int:
         raise RegisterError("invoices.csv", line, str(exc)) from None
 
 
+def _invoice_lines(folder: Path) -> Iterator[tuple[int, str, str, str, str]]:
+    """(line, header prefix, service, provider, amount) of each invoice line.
+
+    The prefix is the line's first six fields joined by commas: consecutive lines of one
+    invoice share it, so one string comparison replaces six field checks. With the contract's
+    column order, a line without quotes is cut with one ``rsplit``; anything else goes
+    through the general reader. A validated prefix has exactly five commas, so no field of
+    an equal prefix can hide a comma.
+    """
+    name = "invoices.csv"
+    path = folder / name
+    canonical = ",".join(COLUMNS[name])
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            fast = fh.readline().rstrip("\r\n") == canonical
+            for lineno, line in enumerate(fh if fast else (), start=2):
+                if '"' in line:
+                    row = _csv_line(line)
+                    if len(row) != 9:
+                        raise RegisterError(name, lineno, f"{len(row)} fields, header has 9")
+                    yield lineno, ",".join(row[:6]), row[6], row[7], row[8]
+                    continue
+                parts = line.rstrip("\r\n").rsplit(",", 3)
+                if len(parts) != 4:
+                    if parts == [""]:
+                        continue
+                    raise RegisterError(name, lineno, f"{len(parts)} fields, header has 9")
+                yield lineno, parts[0], parts[1], parts[2], parts[3]
+    except FileNotFoundError:
+        fast = False
+    except UnicodeDecodeError as exc:
+        raise RegisterError(name, 0, f"not UTF-8 (byte {exc.start} of a chunk)") from None
+    except csv.Error as exc:
+        raise RegisterError(name, 0, f"malformed CSV: {exc}") from None
+    if not fast:
+        for lineno, row in _rows(folder, name, fast=True):
+            yield lineno, ",".join(row[:6]), row[6], row[7], row[8]
+
+
 def _read_invoices(folder: Path, reg: Register) -> None:
     """The hot loop: one pass over invoices.csv, lines grouped under their invoice."""
     services = {s[0] for s in reg.services}
@@ -300,19 +339,13 @@ def _read_invoices(folder: Path, reg: Register) -> None:
     invoices = reg.invoices
     amounts: dict[str, int] = {}
     count = 0
-    for lineno, row in _rows(folder, "invoices.csv", fast=True):
-        head = row[:6]
-        inv = invoices.get(head[0])
-        if inv is None:
-            inv = invoices[head[0]] = checker.new(head, lineno)
-        elif inv.raw != head:
-            raise RegisterError(
-                "invoices.csv",
-                lineno,
-                f"invoice {head[0]} differs from its line {inv.line} "
-                f"(account, period, dates or payment_ref)",
-            )
-        service, provider, text = row[6], row[7], row[8]
+    last = None
+    lines: list[tuple[str, str, int]] = []
+    invoice_no = ""
+    for lineno, prefix, service, provider, text in _invoice_lines(folder):
+        if prefix != last:
+            lines, invoice_no = _invoice_for(prefix, lineno, invoices, checker)
+            last = prefix
         if service not in services:
             raise RegisterError("invoices.csv", lineno, f"unknown service {service!r}")
         if provider not in providers:
@@ -320,14 +353,33 @@ def _read_invoices(folder: Path, reg: Register) -> None:
         bani = amounts.get(text)
         if bani is None:
             bani = amounts[text] = _amount(text, lineno)
-        lines = inv.lines
         for s, p, _ in lines:
             if s == service and p == provider:
                 raise RegisterError(
                     "invoices.csv",
                     lineno,
-                    f"duplicate line {service}/{provider} on invoice {head[0]}",
+                    f"duplicate line {service}/{provider} on invoice {invoice_no}",
                 )
         lines.append((service, provider, bani))
         count += 1
     reg.line_count = count
+
+
+def _invoice_for(
+    prefix: str, lineno: int, invoices: dict[str, InvoiceRow], checker: _InvoiceChecker
+) -> tuple[list[tuple[str, str, int]], str]:
+    """The invoice a line with a new header prefix belongs to (new, or seen further up)."""
+    head = tuple(prefix.split(","))
+    if len(head) != 6:
+        raise RegisterError("invoices.csv", lineno, f"{len(head) + 3} fields, header has 9")
+    inv = invoices.get(head[0])
+    if inv is None:
+        inv = invoices[head[0]] = checker.new(head, lineno)
+    elif inv.raw != head:
+        raise RegisterError(
+            "invoices.csv",
+            lineno,
+            f"invoice {head[0]} differs from its line {inv.line} "
+            "(account, period, dates or payment_ref)",
+        )
+    return inv.lines, head[0]

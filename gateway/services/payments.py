@@ -291,9 +291,12 @@ def post_payment(
 ) -> Outcome:
     """Validate, then store and allocate the payment once; a retry replays the first answer."""
     p = validate(inp, tz or ZoneInfo("Europe/Chisinau"))
+    # The hot path speaks DBAPI (see ``Sql``), so a unique violation arrives as the driver's
+    # own IntegrityError, not SQLAlchemy's wrapper; either means another insert won the race.
+    integrity = (IntegrityError, engine.dialect.loaded_dbapi.IntegrityError)
     try:
         return write(engine, lambda conn: _post_in_tx(conn, agent, p, channel, audit))
-    except IntegrityError:
+    except integrity:
         return _after_race(engine, agent, p, audit)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -93,14 +93,77 @@ def load_accounts(conn: Connection, account_nos: Collection[str] | None = None) 
     return out
 
 
-def load_account_infos(conn: Connection) -> list[AccountInfo]:
-    """Every account as the matcher sees it (number, payer, address, status).
+def load_account_infos(
+    conn: Connection, account_nos: Collection[str] | None = None
+) -> list[AccountInfo]:
+    """Accounts as the matcher sees them (number, payer, address, status); all, or some.
 
     Read through the raw driver cursor: 213,377 rows through the Result machinery cost
     seconds that a batch should not pay.
     """
-    cur = conn.exec_driver_sql("SELECT account_no, payer_name, address, status FROM accounts")
-    return [AccountInfo(*r) for r in cur.cursor.fetchall()]
+    status = {"open": "open", "closed": "closed"}  # one shared string per status
+    sql = "SELECT account_no, payer_name, address, status FROM accounts"
+    if account_nos is None:
+        rows = conn.exec_driver_sql(sql).cursor.fetchall()
+    elif len(account_nos) <= _IN_CHUNK:
+        marks = ", ".join("?" if conn.dialect.name == "sqlite" else "%s" for _ in account_nos)
+        rows = conn.exec_driver_sql(
+            f"{sql} WHERE account_no IN ({marks})", tuple(account_nos)
+        ).cursor.fetchall()
+    else:
+        keyset(conn, "account_infos", account_nos)
+        rows = conn.exec_driver_sql(
+            f"{sql} JOIN tmp_account_infos k ON k.k = accounts.account_no"
+        ).cursor.fetchall()
+    return [AccountInfo(a, n, ad, status.get(st, st)) for a, n, ad, st in rows]
+
+
+class AccountBook(Mapping[str, AccountInfo]):
+    """Every account's number and status; payer names and addresses only where needed.
+
+    The matcher asks three things of the city's accounts: does this number exist, is it
+    open, and (for a few records) does the payer's name resemble the holder. Holding all
+    213,377 names and addresses costs ~110 MB, so names are loaded for the accounts a round
+    mentions (``preload``), and for all accounts only when the fuzzy-name index is built
+    (``values()``: a payment that gives nothing but a name). Accounts not preloaded read with
+    empty names, which only ever weakens a match into review, never strengthens one.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        cursor = conn.exec_driver_sql("SELECT account_no, status FROM accounts").cursor
+        shared = {"open": "open", "closed": "closed"}
+        self._status = {a: shared.get(st, st) for a, st in cursor}
+        self._full: dict[str, AccountInfo] = {}
+        self._all = False
+
+    def preload(self, account_nos: Collection[str]) -> set[str]:
+        """Load names for these accounts; returns those that were not loaded before."""
+        todo = {a for a in account_nos if a in self._status and a not in self._full}
+        if todo and not self._all:
+            self._full.update((i.account_no, i) for i in load_account_infos(self._conn, todo))
+        return todo
+
+    def __getitem__(self, account_no: str) -> AccountInfo:
+        info = self._full.get(account_no)
+        if info is None:
+            info = AccountInfo(account_no, "", "", self._status[account_no])
+        return info
+
+    def __contains__(self, account_no: object) -> bool:
+        return account_no in self._status
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._status)
+
+    def __len__(self) -> int:
+        return len(self._status)
+
+    def values(self):  # type: ignore[override]
+        if not self._all:
+            self._full = {i.account_no: i for i in load_account_infos(self._conn)}
+            self._all = True
+        return self._full.values()
 
 
 def _lines_query():  # type: ignore[no-untyped-def]
@@ -324,6 +387,11 @@ class Planned:
     reverses_payment_id: int | None = None
 
 
+#: Credits matched and written per round: bounds the memory a 100,000-entry statement
+#: needs (the open lines of one round's accounts), inside the one transaction.
+ROUND_SIZE = 10_000
+
+
 def apply_records(
     conn: Connection,
     records: Sequence[PaymentRecord],
@@ -336,28 +404,32 @@ def apply_records(
 ) -> dict[str, int]:
     """Persist, match and allocate a parsed file's records inside the caller's transaction.
 
-    Set-based: one query for known ids, one load of the affected accounts' lines, matching
-    and allocation in memory, then bulk inserts. Returns counts by outcome.
+    Set-based: one query for known ids; then per round of credits one load of the
+    accounts' lines they mention, matching and allocation in memory, and bulk inserts. A
+    later round sees what earlier rounds paid (same transaction). Reversals go last, so they
+    find originals from the same file. Returns counts by outcome.
     """
     records = [_reversal_identity(r) for r in records]
     fresh = _drop_known(conn, source, records)
-    fallback_day = today or date.today()
-    plans: list[Planned] = []
+    day = today or date.today()
+    counts: dict[str, int] = defaultdict(int)
     credits = [r for r in fresh if r.direction == "credit" and not r.reversal]
     lump_sums, credits = _split_lump_sums(credits, collectors)
-    plans.extend(_plan_lump_sum(r, fallback_day) for r in lump_sums)
-    plans.extend(_plan_credits(conn, credits, fallback_day, source))
-    plans.extend(_plan_reversals(conn, [r for r in fresh if r.reversal], fallback_day))
-    for r in fresh:
-        if r.direction == "debit" and not r.reversal:
-            plans.append(_plan_other(r, fallback_day, "rejected", "NOT_A_PAYMENT"))
-    _persist(conn, plans, source=source, raw_file_id=raw_file_id, actor=actor)
-    settled = settle_pending(conn, collectors, today=fallback_day)
-    counts: dict[str, int] = defaultdict(int)
-    counts["settlements"] = settled
+    book = AccountBook(conn) if credits else None
+    for start in range(0, len(credits), ROUND_SIZE):
+        plans = _plan_credits(conn, credits[start : start + ROUND_SIZE], day, source, book)
+        _persist(conn, plans, source=source, raw_file_id=raw_file_id, actor=actor, counts=counts)
+    others = [_plan_lump_sum(r, day) for r in lump_sums]
+    others += [
+        _plan_other(r, day, "rejected", "NOT_A_PAYMENT")
+        for r in fresh
+        if r.direction == "debit" and not r.reversal
+    ]
+    _persist(conn, others, source=source, raw_file_id=raw_file_id, actor=actor, counts=counts)
+    reversals = _plan_reversals(conn, [r for r in fresh if r.reversal], day)
+    _persist(conn, reversals, source=source, raw_file_id=raw_file_id, actor=actor, counts=counts)
+    counts["settlements"] = settle_pending(conn, collectors, today=day)
     counts["skipped_known"] = len(records) - len(fresh)
-    for p in plans:
-        counts[p.status] += 1
     return dict(counts)
 
 
@@ -372,16 +444,15 @@ def _reversal_identity(record: PaymentRecord) -> PaymentRecord:
 def _drop_known(
     conn: Connection, source: str, records: Sequence[PaymentRecord]
 ) -> list[PaymentRecord]:
+    """The records not yet stored under (source, external_id): re-sent files and
+    overlapping statements apply only what is new."""
+    q = select(payments.c.external_id).where(payments.c.source == source)
     ids = [r.external_id for r in records]
-    known: set[str] = set()
-    for chunk in _chunks(ids):
-        known.update(
-            conn.execute(
-                select(payments.c.external_id).where(
-                    payments.c.source == source, payments.c.external_id.in_(chunk)
-                )
-            ).scalars()
-        )
+    if len(ids) <= _IN_CHUNK:
+        known = set(conn.execute(q.where(payments.c.external_id.in_(ids))).scalars())
+    else:
+        keys = keyset(conn, "external_ids", ids)
+        known = set(conn.execute(q.join(keys, keys.c.k == payments.c.external_id)).scalars())
     return [r for r in records if r.external_id not in known]
 
 
@@ -447,8 +518,11 @@ def _persist(
     source: str,
     raw_file_id: int | None,
     actor: str,
+    counts: dict[str, int],
 ) -> None:
     """Bulk-insert payments (ids reserved up front), then their allocations and review items."""
+    for p in plans:
+        counts[p.status] += 1
     if not plans:
         return
     now = datetime.now(UTC)
@@ -627,14 +701,19 @@ def _mentions(records: Sequence[PaymentRecord]) -> _Mentions:
     return m
 
 
-def load_index(conn: Connection, records: Sequence[PaymentRecord]) -> CityIndex:
+def load_index(
+    conn: Connection, records: Sequence[PaymentRecord], book: AccountBook | None = None
+) -> CityIndex:
     """The matcher's snapshot for a batch: every account (existence, status, names for
     suggestions), and the invoices and open lines of what the batch mentions."""
     wanted = _mentions(records)
     inv_rows = _load_invoices(conn, wanted.invoices, wanted.refs)
     wanted.accounts.update(acc for _, _, acc in inv_rows)
     lines = [ln for group in load_open_lines(conn, wanted.accounts).values() for ln in group]
-    index = CityIndex.build(load_account_infos(conn), lines)
+    book = book or AccountBook(conn)
+    book.preload(wanted.accounts)
+    index = CityIndex.build((), lines)
+    index.accounts = book  # type: ignore[assignment]
     index.invoice_account.update((no, acc) for no, _, acc in inv_rows)
     index.ref_invoice.update((ref, no) for no, ref, _ in inv_rows)
     return index
@@ -661,26 +740,33 @@ def _load_invoices(
 
 
 def _extend_index(conn: Connection, index: CityIndex, decisions: Sequence[Decision]) -> set[str]:
-    """Load lines for accounts the matcher reached that the cheap scan missed (look-alike
-    letters, typo corrections); returns them, so their records can be matched again."""
+    """Load lines and names for accounts the matcher reached that the cheap scan missed
+    (look-alike letters, typo corrections); returns them, so their records can be matched
+    again with the full picture."""
     reached = {a for d in decisions for a in d.accounts} | {
         c.account_no for d in decisions for c in d.candidates
     }
     missing = {a for a in reached if a in index.accounts and a not in index.lines_by_account}
+    book = index.accounts
+    unnamed = book.preload(reached) if isinstance(book, AccountBook) else set()
     if missing:
         index.lines_by_account.update(load_open_lines(conn, missing))
         index.lines_by_account.update((a, []) for a in missing - index.lines_by_account.keys())
         for a in missing:
             index._open_total.pop(a, None)
-    return missing
+    return missing | unnamed
 
 
 def _plan_credits(
-    conn: Connection, records: Sequence[PaymentRecord], fallback: date, source: str
+    conn: Connection,
+    records: Sequence[PaymentRecord],
+    fallback: date,
+    source: str,
+    book: AccountBook | None,
 ) -> list[Planned]:
     if not records:
         return []
-    index = load_index(conn, records)
+    index = load_index(conn, records, book)
     decisions = match_batch(records, index)
     missing = _extend_index(conn, index, decisions)
     if missing:

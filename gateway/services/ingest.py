@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from connectors.formats import FormatError, detect_format, get_format
 from gateway.collectors import load_collectors
@@ -34,7 +35,7 @@ log = get_logger("gateway.ingest")
 class IngestResult:
     filename: str
     sha256: str
-    status: str  # "applied" | "duplicate" | "quarantined"
+    status: str  # "applied" | "duplicate" | "quarantined" | "failed" (retried next run)
     format: str | None = None
     reason: str | None = None
     records: int = 0
@@ -42,13 +43,15 @@ class IngestResult:
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.status in ("applied", "duplicate") else 4
+        return {"applied": 0, "duplicate": 0, "quarantined": 4}.get(self.status, 5)
 
     def describe(self) -> str:
         if self.status == "duplicate":
             return f"{self.filename}: already ingested (sha256 {self.sha256[:12]}), nothing to do"
         if self.status == "quarantined":
             return f"{self.filename}: quarantined, nothing applied: {self.reason}"
+        if self.status == "failed":
+            return f"{self.filename}: failed, nothing applied, will be retried: {self.reason}"
         parts = ", ".join(f"{v} {k}" for k, v in self.counts.items() if v)
         return f"{self.filename}: {self.records} records ({self.format}) applied: {parts}"
 
@@ -65,55 +68,83 @@ def ingest_bytes(
     """Store ``data`` content-addressed, then parse, persist, match, allocate in one transaction.
 
     The same bytes again are a no-op (status "duplicate"). A file that fails to parse or fails
-    its control totals is quarantined with the reason; nothing of it is applied.
+    its control totals is quarantined with the reason; nothing of it is applied. An internal
+    failure while applying rolls back and leaves the file "received" (status "failed"), so
+    the next run retries it instead of treating it as a bad file.
     """
-    sha, _ = rawstore.store(settings.raw_dir, data)
-    known = _known(engine, sha)
-    if known is not None and known.status == "applied":
-        return IngestResult(filename, sha, "duplicate", known.format, records=known.records or 0)
-    raw_id = known.id if known is not None else _register(engine, sha, data, filename, source)
-    try:
-        parser = detect_format(data) if fmt in ("auto", "", None) else get_format(fmt)
-        records = list(parser.parse(data))
-    except FormatError as exc:
-        return _quarantine(engine, raw_id, filename, sha, None, str(exc))
-    if not records:
-        return _quarantine(engine, raw_id, filename, sha, parser.name, "the file holds no records")
-    try:
-        with engine.begin() as conn:
-            counts = apply_records(
-                conn,
-                records,
-                source=source or parser.name,
-                raw_file_id=raw_id,
-                actor="ingest",
-                collectors=load_collectors(settings),
-            )
-            conn.execute(
-                update(raw_files)
-                .where(raw_files.c.id == raw_id)
-                .values(
-                    status="applied",
-                    format=parser.name,
-                    records=len(records),
-                    reason=None,
-                    processed_at=datetime.now(UTC),
-                )
-            )
-    except Exception as exc:
-        log.error("ingest failed", file_sha=sha[:12], exc_info=exc)
-        reason = f"internal error while applying ({type(exc).__name__}); nothing applied"
-        return _quarantine(engine, raw_id, filename, sha, parser.name, reason)
-    log.info("ingested", file_sha=sha[:12], format=parser.name, records=len(records), **counts)
-    return IngestResult(filename, sha, "applied", parser.name, None, len(records), counts)
+    return _ingest(engine, settings, [data], filename=filename, source=source, fmt=fmt)
 
 
 def ingest_path(
     engine: Engine, settings: Settings, path: Path, *, source: str | None = None, fmt: str = "auto"
 ) -> IngestResult:
-    return ingest_bytes(
-        engine, settings, path.read_bytes(), filename=path.name, source=source, fmt=fmt
+    return _ingest(
+        engine, settings, [path.read_bytes()], filename=path.name, source=source, fmt=fmt
     )
+
+
+def _ingest(
+    engine: Engine,
+    settings: Settings,
+    box: list[bytes],
+    *,
+    filename: str,
+    source: str | None,
+    fmt: str,
+) -> IngestResult:
+    # The bytes travel in a box so that, once parsed, the last reference can be dropped: a
+    # 100,000-entry statement should not hold its 60 MB of XML while it is being applied.
+    data = box.pop()
+    sha, _ = rawstore.store(settings.raw_dir, data)
+    known = _known(engine, sha)
+    if known is not None and known.status == "applied":
+        return IngestResult(filename, sha, "duplicate", known.format, records=known.records or 0)
+    raw_id = known.id if known is not None else _register(engine, sha, data, filename, source)
+    if raw_id is None:  # another process registered the same bytes a moment ago
+        return IngestResult(filename, sha, "duplicate", None)
+    try:
+        parser = detect_format(data) if fmt in ("auto", "", None) else get_format(fmt)
+        records = list(parser.parse(data))
+    except FormatError as exc:
+        return _quarantine(engine, raw_id, filename, sha, None, str(exc))
+    del data
+    if not records:
+        return _quarantine(engine, raw_id, filename, sha, parser.name, "the file holds no records")
+    try:
+        counts = _apply(engine, settings, records, raw_id, source or parser.name, parser.name)
+    except Exception as exc:
+        log.error("ingest failed", file_sha=sha[:12], exc_info=exc)
+        reason = f"internal error while applying ({type(exc).__name__}); nothing applied"
+        _mark(engine, raw_id, status="received", reason=reason, fmt=parser.name)
+        return IngestResult(filename, sha, "failed", parser.name, reason)
+    log.info("ingested", file_sha=sha[:12], format=parser.name, records=len(records), **counts)
+    return IngestResult(filename, sha, "applied", parser.name, None, len(records), counts)
+
+
+def _apply(
+    engine: Engine, settings: Settings, records: list, raw_id: int, source: str, fmt: str
+) -> dict[str, int]:
+    with engine.begin() as conn:
+        counts = apply_records(
+            conn,
+            records,
+            source=source,
+            raw_file_id=raw_id,
+            actor="ingest",
+            collectors=load_collectors(settings),
+        )
+        conn.execute(
+            update(raw_files)
+            .where(raw_files.c.id == raw_id)
+            .values(
+                status="applied",
+                format=fmt,
+                records=len(records),
+                reason=None,
+                processed_at=datetime.now(UTC),
+            )
+        )
+    return counts
 
 
 def _known(engine: Engine, sha: str):  # type: ignore[no-untyped-def]
@@ -121,29 +152,37 @@ def _known(engine: Engine, sha: str):  # type: ignore[no-untyped-def]
         return conn.execute(select(raw_files).where(raw_files.c.sha256 == sha)).first()
 
 
-def _register(engine: Engine, sha: str, data: bytes, filename: str, source: str | None) -> int:
+def _register(
+    engine: Engine, sha: str, data: bytes, filename: str, source: str | None
+) -> int | None:
+    """The new raw_files row's id; None when a concurrent ingest registered it first."""
+    row = {
+        "sha256": sha,
+        "source": source or "cli",
+        "filename": filename[:500],
+        "size": len(data),
+        "status": "received",
+        "received_at": datetime.now(UTC),
+    }
+    try:
+        with engine.begin() as conn:
+            return conn.execute(insert(raw_files).returning(raw_files.c.id), row).scalar_one()
+    except IntegrityError:
+        return None
+
+
+def _mark(engine: Engine, raw_id: int, *, status: str, reason: str, fmt: str | None) -> None:
     with engine.begin() as conn:
-        return conn.execute(
-            insert(raw_files).returning(raw_files.c.id),
-            {
-                "sha256": sha,
-                "source": source or "cli",
-                "filename": filename[:500],
-                "size": len(data),
-                "status": "received",
-                "received_at": datetime.now(UTC),
-            },
-        ).scalar_one()
+        conn.execute(
+            update(raw_files)
+            .where(raw_files.c.id == raw_id)
+            .values(status=status, reason=reason, format=fmt, processed_at=datetime.now(UTC))
+        )
 
 
 def _quarantine(
     engine: Engine, raw_id: int, filename: str, sha: str, fmt: str | None, reason: str
 ) -> IngestResult:
-    with engine.begin() as conn:
-        conn.execute(
-            update(raw_files)
-            .where(raw_files.c.id == raw_id)
-            .values(status="quarantined", reason=reason, format=fmt, processed_at=datetime.now(UTC))
-        )
+    _mark(engine, raw_id, status="quarantined", reason=reason, fmt=fmt)
     log.warning("quarantined", file_sha=sha[:12], reason=reason)
     return IngestResult(filename, sha, "quarantined", fmt, reason)

@@ -8,8 +8,9 @@ Measured:
   into tuples, then one sqlite3 ``executemany`` into a table with the same nine columns and
   no index, with the gateway's pragmas (WAL, synchronous=FULL), and commit.
 
-Target: import time <= 2.5 x baseline. The executemany alone is reported too (no target), so
-that a reader can see how much of the baseline is reading the CSV.
+Target: import time <= 2.5 x the executemany alone (the strict reading: the import reads and
+validates its files, the baseline is handed its tuples). Read + executemany is reported too,
+without a target, as the like-for-like figure.
 """
 
 from __future__ import annotations
@@ -88,8 +89,7 @@ def bench() -> list[Result]:
     work = scratch("register-import")
     read_s, insert_s = _baseline(city / "register" / "invoices.csv", work / "baseline.db")
     import_s = _import(city / "register", work / "gateway.db")
-    baseline = read_s + insert_s
-    ratio = import_s / baseline
+    ratio = import_s / insert_s
     return [
         Result(
             name="seed city generation (register, inbox, truth)",
@@ -102,16 +102,16 @@ def bench() -> list[Result]:
             name="register import, seed scale, SQLite",
             value=import_s,
             unit="s",
-            baseline_name="csv.reader + sqlite3 executemany of invoices.csv",
-            baseline=baseline,
+            baseline_name="sqlite3 executemany of the same lines (tuples already read)",
+            baseline=insert_s,
             target=f"ratio <= {RATIO_TARGET}",
             ok=ratio <= RATIO_TARGET,
         ),
         Result(
-            name="register import vs executemany alone (info)",
+            name="register import vs read + executemany (info)",
             value=import_s,
             unit="s",
-            baseline_name="sqlite3 executemany of the same tuples, no CSV read",
-            baseline=insert_s,
+            baseline_name="csv.reader of invoices.csv + the same executemany",
+            baseline=read_s + insert_s,
         ),
     ]

@@ -832,37 +832,55 @@ def _duplicates(
     ]
     days = [_day(r, fallback) for r in records]
     window = timedelta(days=DUPLICATE_WINDOW_DAYS)
-    p = payments
-    recent = conn.execute(
-        select(
-            p.c.source,
-            p.c.external_id,
-            p.c.channel,
-            p.c.business_day,
-            p.c.account_no,
-            p.c.amount,
-            p.c.account_servicer_ref,
-            p.c.end_to_end_id,
-        ).where(
-            p.c.business_day.between(min(days) - window, max(days) + window),
-            p.c.reversal.is_(False),
-            p.c.status != "reversed",
-        )
-    ).all()
-    seen = [
-        SeenPayment(
-            f"{row.source}:{row.external_id}",
-            row.channel,
-            row.business_day,
-            row.account_no,
-            row.amount,
-            tuple(
-                x for x in (row.account_servicer_ref, row.end_to_end_id) if x and x != "NOTPROVIDED"
-            ),
-        )
-        for row in recent
-    ]
+    seen = _recent_payments(
+        conn,
+        (min(days) - window, max(days) + window),
+        accounts={b.account_no for b in batch if b.account_no},
+        refs={ref for b in batch for ref in b.bank_refs},
+    )
     return flag_duplicates(batch, seen, window_days=DUPLICATE_WINDOW_DAYS)
+
+
+def _recent_payments(
+    conn: Connection, days: tuple[date, date], *, accounts: set[str], refs: set[str]
+) -> list[SeenPayment]:
+    """Stored payments a batch could duplicate: same account within the window, or the
+    same bank reference. Joined against key tables, so the cost follows the batch, not the
+    size of the day already stored."""
+    p = payments
+    base = select(
+        p.c.source,
+        p.c.external_id,
+        p.c.channel,
+        p.c.business_day,
+        p.c.account_no,
+        p.c.amount,
+        p.c.account_servicer_ref,
+        p.c.end_to_end_id,
+    ).where(p.c.reversal.is_(False), p.c.status != "reversed")
+    rows: dict[tuple[str, str], object] = {}
+    if accounts:
+        keys = keyset(conn, "dup_accounts", accounts)
+        q = base.join(keys, keys.c.k == p.c.account_no).where(p.c.business_day.between(*days))
+        rows.update(((r.source, r.external_id), r) for r in conn.execute(q))
+    if refs:
+        keys = keyset(conn, "dup_refs", refs)
+        for column in (p.c.account_servicer_ref, p.c.end_to_end_id):
+            rows.update(
+                ((r.source, r.external_id), r)
+                for r in conn.execute(base.join(keys, keys.c.k == column))
+            )
+    return [
+        SeenPayment(
+            f"{r.source}:{r.external_id}",
+            r.channel,
+            r.business_day,
+            r.account_no,
+            r.amount,
+            tuple(x for x in (r.account_servicer_ref, r.end_to_end_id) if x and x != "NOTPROVIDED"),
+        )
+        for r in rows.values()
+    ]
 
 
 # --- settlement of collectors' lump sums --------------------------------------------------------

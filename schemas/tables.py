@@ -230,6 +230,7 @@ payments = Table(
 Index("ix_payments_day", payments.c.business_day, payments.c.channel)
 Index("ix_payments_account", payments.c.account_no)
 Index("ix_payments_svcr_ref", payments.c.account_servicer_ref)
+Index("ix_payments_e2e", payments.c.end_to_end_id)
 
 allocations = Table(
     "allocations",

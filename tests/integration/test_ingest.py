@@ -132,3 +132,40 @@ def test_reversal_compensates_the_original(engine, settings) -> None:
     assert set(statuses.values()) == {"reversed"}
     assert total == 0
     assert dict(kinds)["reversal"] == dict(kinds)["payment"]
+
+
+def test_same_account_and_amount_from_another_channel_is_flagged(engine, settings) -> None:
+    from fixtures.writers.post_registry import PostLine, write_post_registry
+
+    load_tiny_city(engine)
+    post = write_post_registry(
+        [PostLine(ACC_MARIA, 25000, DAY, "MD-2068", "R9")], registry_date=DAY
+    )
+    ingest_bytes(engine, settings, post, filename="reg.txt", source="posta")
+    transfer = _statement(
+        WriterEntry(
+            amount=25000,
+            booking_date=date(2026, 11, 21),
+            acct_svcr_ref="B9",
+            remittance=f"cont personal {ACC_MARIA}",
+            debtor_name="Mariana Turcanu",
+        )
+    )
+    ingest_bytes(engine, settings, transfer, filename="s.xml", source="bank")
+    with engine.connect() as conn:
+        rows = conn.execute(select(payments.c.channel, payments.c.status, payments.c.reason)).all()
+    assert sorted(rows) == [("post", "allocated", None), ("transfer", "review", "LIKELY_DUPLICATE")]
+
+
+def test_two_identical_payments_in_one_file_both_count(engine, settings) -> None:
+    from fixtures.writers.post_registry import PostLine, write_post_registry
+
+    load_tiny_city(engine)
+    line = PostLine(ACC_ION, 1000, DAY, "MD-2068", "R1")
+    twin = PostLine(ACC_ION, 1000, DAY, "MD-2068", "R2")
+    data = write_post_registry([line, twin], registry_date=DAY)
+    ingest_bytes(engine, settings, data, filename="reg.txt", source="posta")
+    with engine.connect() as conn:
+        statuses = conn.execute(select(payments.c.status)).scalars().all()
+        total = conn.execute(select(func.sum(allocations.c.amount))).scalar_one()
+    assert statuses == ["allocated", "allocated"] and total == 2000

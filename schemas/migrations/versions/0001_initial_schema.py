@@ -184,6 +184,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_payments_account', ['account_no'], unique=False)
         batch_op.create_index('ix_payments_day', ['business_day', 'channel'], unique=False)
         batch_op.create_index('ix_payments_svcr_ref', ['account_servicer_ref'], unique=False)
+        batch_op.create_index('ix_payments_e2e', ['end_to_end_id'], unique=False)
 
     op.create_table('invoices',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -317,6 +318,7 @@ def downgrade() -> None:
     op.drop_table('invoices')
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.drop_index('ix_payments_svcr_ref')
+        batch_op.drop_index('ix_payments_e2e')
         batch_op.drop_index('ix_payments_day')
         batch_op.drop_index('ix_payments_account')
 

@@ -216,19 +216,21 @@ def load_open_lines(
             lines_q = lines_q.join(keys, keys.c.k == accounts.c.account_no)
             paid_q = paid_q.join(keys, keys.c.k == accounts.c.account_no)
     paid = {line: int(total) for line, total in conn.execute(paid_q)}
-    codes = RefIds.load(conn).by_id()
+    services_by_id, providers_by_id = RefIds.load(conn).by_id()
     intern: dict[object, object] = {}
     out: dict[str, list[OpenLine]] = defaultdict(list)
-    for lid, inv, acc, period, sid, pid, due in conn.execute(lines_q):
+    # Plain ints and strings: read the driver's cursor directly, skipping per-row Result work
+    # (a round of 10,000 payments reads ~100,000 lines).
+    for lid, inv, acc, period, sid, pid, due in conn.execute(lines_q).cursor:
         acc = intern.setdefault(acc, acc)
         out[acc].append(
             OpenLine(
                 lid,
-                inv,
+                intern.setdefault(inv, inv),
                 acc,
                 intern.setdefault(period, period),
-                codes[0][sid],
-                codes[1][pid],
+                services_by_id[sid],
+                providers_by_id[pid],
                 due - paid.get(lid, 0),
             )
         )

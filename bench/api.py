@@ -113,7 +113,8 @@ def _prepare(db: Path) -> tuple[str, list[str]]:
 def _server(db: Path, port: int) -> Iterator[tuple[str, int]]:
     env = {**os.environ, "GATEWAY_DATABASE_URL": f"sqlite:///{db}", "GATEWAY_LOG_LEVEL": "WARNING"}
     cmd = [sys.executable, "-m", "gateway.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - a pipe nobody reads would stall the server
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -124,7 +125,8 @@ def _server(db: Path, port: int) -> Iterator[tuple[str, int]]:
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                err = proc.stderr.read().decode() if proc.stderr else ""
+                log.seek(0)
+                err = log.read().decode(errors="replace")
                 raise RuntimeError(f"gateway serve did not start: {err[-2000:]}")
             time.sleep(0.2)
         yield base, proc.pid

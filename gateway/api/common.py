@@ -8,7 +8,6 @@ status) by ``refuse``; the log line carries the agent's name and the code, never
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
@@ -23,7 +22,7 @@ from gateway.api.structs import Problem
 from gateway.logging import get_logger
 from gateway.services.accounts import Refused
 from gateway.services.agents import AgentRecord
-from gateway.services.payments import Audit, record_request, submit
+from gateway.services.payments import Audit, record_request, write_async
 
 log = get_logger("gateway.api")
 T = TypeVar("T")
@@ -40,13 +39,13 @@ async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 async def write_call(engine: Engine, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a writing service: on SQLite as a job of the engine's writer thread, else in a
-    worker thread. The SQLite writer serializes anyway; going to it directly saves a worker
-    thread hand-off per payment and lets the batch form without threads waiting on locks.
+    """Run a writing service: on SQLite as a job of the event loop's group-committing writer
+    (``gateway.services.payments.LoopWriter``), else in a worker thread. SQLite serializes
+    writers anyway; a job there costs no thread hand-off and batches with its neighbours.
     """
     if engine.dialect.name == "sqlite":
         job = partial(fn, engine, *args, **kwargs)
-        return await asyncio.wrap_future(submit(engine, lambda _conn: job()))
+        return await write_async(engine, lambda _conn: job())
     return await call(fn, engine, *args, **kwargs)
 
 

@@ -59,6 +59,8 @@ def _sqlite_reader(engine: Engine) -> Any:
     conn = cache.get(engine)
     if conn is None:
         conn = cache[engine] = engine.raw_connection()
+        for pragma in ("PRAGMA cache_size=-131072", "PRAGMA mmap_size=1073741824"):
+            conn.driver_connection.execute(pragma)
     return conn.driver_connection
 
 

@@ -11,12 +11,19 @@ Decisions:
   with the same hash gets that answer again (HTTP 200 instead of 201, byte-identical body);
   a different hash gets ``TXN_CONFLICT``.
 - Concurrency: inside the write transaction we look for the (source, external_id) first and
-  insert only if absent. On SQLite the engine opens writers with ``BEGIN IMMEDIATE`` and this
-  process's writers go through one ``GroupCommit`` (one writer, many jobs per transaction),
-  so the look-up and the insert are atomic, threads never sleep in SQLite's busy handler, and
-  one fsync serves many payments. On PostgreSQL two
-  transactions can both miss; the unique index makes the second insert wait for the first and
-  fail, and we then replay the winner's answer (``_after_race``).
+  insert only if absent. On SQLite the engine opens writers with ``BEGIN IMMEDIATE`` and all
+  of this process's writes are group-committed by one writer (``LoopWriter`` on the event
+  loop for the HTTP API, ``GroupCommit``'s thread for synchronous callers), so the look-up
+  and the insert are atomic, nothing sleeps in SQLite's busy handler, and one fsync serves
+  many payments. On PostgreSQL two transactions can both miss; the unique index makes the
+  second insert wait for the first and fail, and we then replay the winner's answer
+  (``_after_race``).
+- Hot path in DBAPI (``Sql``): the six statements of a payment go straight to the driver
+  inside the SQLAlchemy transaction; the open lines are read per account with a correlated
+  sum (``_open_lines``) and the allocation rows written like
+  ``reconciliation.service.insert_allocations`` writes them, both because the Core versions
+  cost several times the database work (see ``Sql``). Reversals, rare, use
+  ``reconciliation.service.reverse_allocations`` as is.
 - The payment, its allocations, its answer and the audit row of the request are written in
   one transaction (one savepoint of a group commit on SQLite), so nothing is half-done and
   no answer leaves before its commit is durable. ``payments.response`` holds the answer
@@ -30,6 +37,7 @@ Decisions:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import queue
@@ -43,6 +51,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 from zoneinfo import ZoneInfo
 
+import anyio.to_thread
 import msgspec
 from sqlalchemy import Connection, Engine, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -167,15 +176,11 @@ class GroupCommit:
         try:
             with self.engine.begin() as conn:
                 raw = conn.connection.driver_connection
+                for pragma in SQLITE_PRAGMAS:
+                    raw.execute(pragma)
                 _writer.conn = conn
                 for fn, fut in batch:
-                    raw.execute("SAVEPOINT job")
-                    try:
-                        done.append((fut, fn(conn), None))
-                    except Exception as exc:
-                        raw.execute("ROLLBACK TO job")
-                        done.append((fut, None, exc))
-                    raw.execute("RELEASE job")
+                    done.append(_savepoint(raw, conn, fn, fut))
         except Exception as exc:  # the commit itself failed: nothing of the batch is stored
             done = [(fut, None, exc) for _, fut in batch]
         finally:
@@ -188,6 +193,108 @@ class GroupCommit:
 
 
 _writer = threading.local()
+#: The engine's 2 MB page cache makes every index insert into the seed-scale database a read
+#: syscall; the API's own connections keep more pages and map the file. (Candidates for
+#: gateway.db's connect-time pragmas.)
+SQLITE_PRAGMAS = ("PRAGMA cache_size=-131072", "PRAGMA mmap_size=1073741824")
+
+
+class LoopWriter:
+    """The event loop's SQLite writer: statements on the loop thread, waits in worker threads.
+
+    Same batching as ``GroupCommit``, but the jobs run on the event loop thread itself and
+    only ``BEGIN IMMEDIATE`` (which may wait for another process's lock) and ``COMMIT`` (the
+    fsync) go to a worker thread. Why: a writer thread hands the GIL back and forth with the
+    event loop on every SQLite call (sqlite3 releases it around each statement), and under
+    load each hand-back waits for the interpreter's switch interval; measured, that convoy
+    and not SQLite was what limited posting. A payment's statements take a few hundred
+    microseconds of CPU, less than the HTTP work around them, so the loop can afford them.
+    """
+
+    def __init__(self, engine: Engine, loop: asyncio.AbstractEventLoop) -> None:
+        self.engine = engine
+        self.loop = loop
+        self.pending: list[tuple[Callable[[Connection], Any], asyncio.Future]] = []
+        self.running = False
+
+    async def run(self, fn: Callable[[Connection], T]) -> T:
+        fut: asyncio.Future = self.loop.create_future()
+        self.pending.append((fn, fut))
+        if not self.running:
+            self.running = True
+            self.loop.create_task(self._drain())
+        return await fut
+
+    async def _drain(self) -> None:
+        try:
+            while self.pending:
+                n = GroupCommit.MAX_BATCH
+                batch, self.pending = self.pending[:n], self.pending[n:]
+                await self._commit(batch)
+        finally:
+            self.running = False
+
+    async def _commit(
+        self, batch: list[tuple[Callable[[Connection], Any], asyncio.Future]]
+    ) -> None:
+        try:
+            done = await self._run_batch(batch)
+        except Exception as exc:  # BEGIN or COMMIT failed: nothing of the batch is stored
+            done = [(fut, None, exc) for _, fut in batch]
+        for fut, result, error in done:
+            if fut.done():  # the caller went away (cancelled); the payment stands
+                continue
+            if error is None:
+                fut.set_result(result)
+            else:
+                fut.set_exception(error)
+
+    async def _run_batch(self, batch: list[tuple[Callable[[Connection], Any], asyncio.Future]]):  # type: ignore[no-untyped-def]
+        conn = await anyio.to_thread.run_sync(self._begin)
+        try:
+            raw = conn.connection.driver_connection
+            _writer.conn = conn
+            try:
+                done = [_savepoint(raw, conn, fn, fut) for fn, fut in batch]
+            finally:
+                _writer.conn = None
+            await anyio.to_thread.run_sync(conn.commit)
+            return done
+        finally:
+            await anyio.to_thread.run_sync(conn.close)  # rolls back if not committed
+
+    def _begin(self) -> Connection:
+        conn = self.engine.connect()
+        conn.begin()
+        for pragma in SQLITE_PRAGMAS:
+            conn.connection.driver_connection.execute(pragma)
+        return conn
+
+
+def _savepoint(raw: Any, conn: Connection, fn: Callable[[Connection], Any], fut: Any):  # type: ignore[no-untyped-def]
+    """Run one job inside its own savepoint: (fut, result, None) or (fut, None, error)."""
+    raw.execute("SAVEPOINT job")
+    try:
+        out = (fut, fn(conn), None)
+    except Exception as exc:
+        raw.execute("ROLLBACK TO job")
+        out = (fut, None, exc)
+    raw.execute("RELEASE job")
+    return out
+
+
+_LOOP_WRITERS: weakref.WeakKeyDictionary[Engine, LoopWriter] = weakref.WeakKeyDictionary()
+
+
+async def write_async(engine: Engine, fn: Callable[[Connection], T]) -> T:
+    """``write`` for callers on an event loop: the loop's SQLite writer, else a worker thread."""
+    if engine.dialect.name != "sqlite":
+        return await anyio.to_thread.run_sync(write, engine, fn)
+    loop = asyncio.get_running_loop()
+    writer = _LOOP_WRITERS.get(engine)
+    if writer is None or writer.loop is not loop:
+        writer = _LOOP_WRITERS[engine] = LoopWriter(engine, loop)
+    return await writer.run(fn)
 
 
 def submit(engine: Engine, fn: Callable[[Connection], T]) -> Future[T]:

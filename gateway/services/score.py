@@ -11,6 +11,7 @@ Figures:
   any account at all when none was meant). This must be zero;
 - auto-allocated rate: of the records with a clear reference, the share placed automatically
   on exactly the right account(s); target at least 97%;
+- lump sums not settled: a collector's credit that settled no registry;
 - review reasons: what sent the rest to the queue.
 """
 
@@ -39,6 +40,7 @@ class ScoreReport:
     statuses: Counter = field(default_factory=Counter)
     review_reasons: Counter = field(default_factory=Counter)
     unbalanced: list[str] = field(default_factory=list)
+    unsettled: list[str] = field(default_factory=list)  # lump sums that settled nothing
 
     @property
     def auto_rate(self) -> float:
@@ -50,6 +52,7 @@ class ScoreReport:
             not self.lost
             and not self.misallocated
             and not self.unbalanced
+            and not self.unsettled
             and self.auto_rate >= AUTO_RATE_TARGET
         )
 
@@ -100,6 +103,11 @@ def _score_row(report: ScoreReport, row: dict[str, str], pays: dict, placed: dic
     report.statuses[pay.status] += 1
     if pay.status == "review":
         report.review_reasons[pay.reason or "?"] += 1
+    if row.get("expected") == "settlement" and (pay.status, pay.reason) != (
+        "allocated",
+        "SETTLEMENT",
+    ):
+        report.unsettled.append(ext)
     meant = {a for a in (row.get("account_no") or "").split(";") if a}
     got = placed.get(pay.id, {})
     if got and not set(got) <= meant:
@@ -117,6 +125,7 @@ def print_score(report: ScoreReport) -> None:
     print(f"lost:                    {len(report.lost)}")
     print(f"misallocated:            {len(report.misallocated)}")
     print(f"unbalanced allocations:  {len(report.unbalanced)}")
+    print(f"lump sums not settled:   {len(report.unsettled)}")
     print(
         f"auto-allocated (clear):  {report.clear_auto}/{report.clear} = {report.auto_rate:.2%}"
         f" (target {AUTO_RATE_TARGET:.0%})"

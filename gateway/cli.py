@@ -210,6 +210,9 @@ def _tty() -> bool:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings.from_env()
+    if "GATEWAY_LOG_LEVEL" not in os.environ and args.command not in ("serve", "scheduler", "demo"):
+        # one-shot commands print their own summary; info lines would only repeat it
+        settings = settings.with_(log_level="WARNING")
     from gateway.logging import configure_logging
 
     configure_logging(settings.log_level, settings.log_json)

@@ -28,6 +28,7 @@ TxnId = Annotated[
     Meta(
         min_length=1,
         max_length=35,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",
         description="the agent's own transaction id: 1-35 of A-Z a-z 0-9 . _ : -",
         examples=["B2026112400001"],
     ),
@@ -36,6 +37,7 @@ AccountNo = Annotated[
     str,
     Meta(
         max_length=32,
+        pattern=r"^\s*[0-9]{7}\s*[-/ ]?\s*[0-9]\s*$",
         description="personal account: 7 digits and a check digit",
         examples=["10099023"],
     ),

@@ -36,10 +36,12 @@ and posts ``allocate.reverse`` of its rows; only a reversal it cannot pair reach
 
 from __future__ import annotations
 
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
@@ -163,15 +165,15 @@ class _NameIndex:
 
     def suggest(self, query: str, limit: int = MAX_CANDIDATES) -> list[tuple[str, float]]:
         """Accounts whose holder and address resemble ``query``, best first, score 0..1."""
-        hits: dict[str, int] = defaultdict(int)
+        hits: Counter[str] = Counter()
         for tok in set(_words(normalize(query))):
             accounts = self.by_token.get(tok, ())
             if len(accounts) <= _NAME_BLOCK_MAX:
-                for acc in accounts:
-                    hits[acc] += 1
+                hits.update(accounts)  # counted in C; first-seen order kept for ties
         if not hits:
             return []
-        shortlist = sorted(hits, key=lambda a: -hits[a])[:300]
+        # Stable like the sort by -hits it replaces: ties stay in first-seen order.
+        shortlist = sorted(hits, key=hits.__getitem__, reverse=True)[:300]
         choices = {a: self.text[a] for a in shortlist}
         scored = process.extract(
             normalize(query), choices, scorer=fuzz.token_set_ratio, limit=limit
@@ -179,15 +181,26 @@ class _NameIndex:
         return [(acc, score / 100) for _, score, acc in scored if score >= NAME_SUGGEST_MIN]
 
 
+# Runs of alphanumerics (str.isalnum: \w without "_") of three or more.
+_WORD_RE = re.compile(r"[^\W_]{3,}")
+
+
 def _words(text: str) -> list[str]:
-    return [w for w in "".join(c if c.isalnum() else " " for c in text).split() if len(w) >= 3]
+    """Words of three or more letters or digits; anything else separates them."""
+    return _WORD_RE.findall(text)
+
+
+@lru_cache(maxsize=1 << 16)
+def _normalized_name(name: str) -> str:
+    """``normalize`` for holder and payer names, which recur across a batch's payments."""
+    return normalize(name)
 
 
 def name_resembles(debtor: str | None, info: AccountInfo, text: str = "") -> bool:
     """Whether the payer (or the text) names the account holder, for corroboration only."""
-    holder = normalize(info.payer_name)
+    holder = _normalized_name(info.payer_name)
     if debtor:
-        d = normalize(debtor)
+        d = _normalized_name(debtor)
         if fuzz.token_sort_ratio(d, holder) >= NAME_RESEMBLES:
             return True
         shared = set(_words(d)) & set(_words(holder))

@@ -65,10 +65,18 @@ def normalize(text: str) -> str:
 
 _LOOKALIKE = str.maketrans({"o": "0", "о": "0", "l": "1", "i": "1", "і": "1", "|": "1"})
 _TOKEN_RE = re.compile(r"[0-9a-zа-я|і]+")
+# A token that changes mixes digits and look-alikes only, so somewhere one touches the other.
+_LOOKALIKE_BY_DIGIT = re.compile(r"[oоliі|][0-9]|[0-9][oоliі|]")
 
 
 def read_lookalikes(norm: str) -> str:
-    """Read o/l/i/| as digits inside tokens that are mostly digits (at least four, two swaps)."""
+    """Read o/l/i/| as digits inside tokens that are mostly digits (at least four, two swaps).
+
+    Most texts have no look-alike letter touching a digit; one C-level search skips the
+    per-token Python callback for them.
+    """
+    if _LOOKALIKE_BY_DIGIT.search(norm) is None:
+        return norm
 
     def fix(m: re.Match[str]) -> str:
         tok = m.group(0)
@@ -82,9 +90,14 @@ def read_lookalikes(norm: str) -> str:
 
 
 def _alts(*words: str) -> str:
-    """Alternation of keywords (normalised), longest first so "cont personal" beats "cont"."""
+    """Alternation of keywords (normalised), longest first so "cont personal" beats "cont".
+
+    It starts with a lookahead for the keywords' first letters: the regex engine then drops
+    most positions of a text with one test instead of trying every keyword there.
+    """
     folded = sorted({normalize(w) for w in words}, key=len, reverse=True)
-    return "|".join(re.escape(w).replace(r"\ ", r"\s*") for w in folded)
+    first = "".join(sorted({re.escape(w[0]) for w in folded}))
+    return f"(?=[{first}])(?:" + "|".join(re.escape(w).replace(r"\ ", r"\s*") for w in folded) + ")"
 
 
 _LETTER = r"a-zа-я"
@@ -99,15 +112,17 @@ _ACCOUNT_KW = re.compile(
     )
     + rf")(?![{_LETTER}])"
 )  # fmt: skip
-_INVOICE_KW = re.compile(
-    rf"(?<![{_LETTER}])(?:"
-    + _alts(
-        "factura", "facturii", "facturile", "fact", "aviz de plata", "avizul", "aviz",
-        "invoice", "inv", "счет-фактура", "счет фактура", "фактура", "квитанция", "квит",
-    )
-    + rf")(?![{_LETTER}])"
+_INVOICE_WORDS = (
+    "factura", "facturii", "facturile", "fact", "aviz de plata", "avizul", "aviz",
+    "invoice", "inv", "счет-фактура", "счет фактура", "фактура", "квитанция", "квит",
 )  # fmt: skip
-_PHONE_KW = re.compile(rf"(?<![{_LETTER}])(?:tel|telefon|mob|тел|моб|phone)(?![{_LETTER}])")
+_INVOICE_KW = re.compile(rf"(?<![{_LETTER}])(?:" + _alts(*_INVOICE_WORDS) + rf")(?![{_LETTER}])")
+_PHONE_WORDS = ("tel", "telefon", "mob", "тел", "моб", "phone")
+_PHONE_KW = re.compile(rf"(?<![{_LETTER}])(?=[tmpтм])(?:{'|'.join(_PHONE_WORDS)})(?![{_LETTER}])")
+# Every invoice (phone) keyword contains one of these, so a text with none of them needs no
+# regex scan for that keyword (tests/unit/test_text_refs_fast.py keeps the lists in step).
+_INVOICE_HINTS = ("fact", "aviz", "inv", "фактур", "квит")
+_PHONE_HINTS = ("tel", "mob", "тел", "моб", "phone")
 _FILLER = r"[\s:.#,;=-]*(?:(?:nr|no|n|номер|#)[\s:.#,;=-]*)?"
 _FILLER_RE = re.compile(rf"^{_FILLER}$")
 _RUN = r"\d+(?:(?:\s?[-/]\s?|\s)\d+)*"
@@ -126,9 +141,17 @@ _MASKS = [
 _MASK_RE = re.compile(
     "|".join(f"(?P<{kind}{i}>{rx.pattern})" for i, (kind, rx) in enumerate(_MASKS))
 )
+# Every mask starts at "+" or at the first digit of a run (each one that starts at a digit
+# refuses a digit before it), so only these places need a match attempt: r"\+|(?<!\d)\d",
+# spelt to start with a character set so the regex engine skips to them.
+_MASK_START = re.compile(r"[+\d](?<!\d\d)")
+_DIGIT_RE = re.compile(r"\d")
+# The usual text: its only digits are one account, "12345674", "1234567-4" or "1234567 4".
+_SOLE_ACCOUNT_RE = re.compile(r"\D*(?P<run>\d{7}[- ]?\d)\D*")
 _INVOICE_RE = re.compile(rf"(?:{_INVOICE_KW.pattern}){_FILLER}(?P<no>[0-9a-z]*\d[0-9a-z/-]*)")
 _PHONE_AFTER_KW = re.compile(rf"(?:{_PHONE_KW.pattern}){_FILLER}\+?(?P<no>{_RUN})")
-_DIGIT_RUN_RE = re.compile(rf"(?<!\d){_RUN}(?!\d)")
+# (?<!\d){_RUN}(?!\d), spelt to start with \d so the regex engine skips to the next digit.
+_DIGIT_RUN_RE = re.compile(r"\d(?<!\d\d)\d*(?:(?:\s?[-/]\s?|\s)\d+)*(?!\d)")
 _GROUP_RE = re.compile(r"\d+")
 
 
@@ -176,20 +199,61 @@ class TextRefs:
 
 
 def extract(text: str | None) -> TextRefs:
-    """All reference-like mentions in a payment text (see the module doc for the steps)."""
+    """All reference-like mentions in a payment text (see the module doc for the steps).
+
+    Each step is skipped when it provably finds nothing (no digit at all, no "rf", no invoice
+    or phone keyword), and masking rebuilds the working string once per step, not per
+    character: ingesting a statement calls this once per free-text payment.
+    """
     if not text:
         return TextRefs(normalized="")
     norm = normalize(text)
-    work = list(read_lookalikes(norm))
+    work = read_lookalikes(norm)
+    sole = _SOLE_ACCOUNT_RE.fullmatch(work)
+    if sole is not None and _nothing_to_mask(norm, work):
+        return TextRefs(norm, (_sole_account(norm, work, sole),), long_numbers=1)
+    if _DIGIT_RE.search(work) is None:  # names and addresses only: nothing can be found
+        return TextRefs(normalized=norm)
+    return _extract(norm, work)
+
+
+def _nothing_to_mask(norm: str, work: str) -> bool:
+    """Whether steps 3 (RF, IBAN, invoice, phone, date, amount) would leave ``work`` as is."""
+    return (
+        "rf" not in norm
+        and "md" not in norm
+        and not any(map(work.__contains__, _INVOICE_HINTS))
+        and not any(map(work.__contains__, _PHONE_HINTS))
+        and not _masks(work)
+    )
+
+
+def _sole_account(norm: str, work: str, sole: re.Match[str]) -> AccountMention:
+    """The one mention of a text whose only digits are one account, plain or printed.
+
+    What ``_account_mentions`` reports for it, without its loops: one run of one or two groups.
+    """
+    at, end = sole.span("run")
+    spans = [(0, 8)] if end - at == 8 else [(0, 7), (8, 9)]
+    anchored = _anchored(work, _anchors(work, at), at)
+    return _mention(norm, at, work[at:end], spans, "account", anchored)
+
+
+def _extract(norm: str, work: str) -> TextRefs:
+    """Steps 3 and 4 of the module doc, for a text that holds digits."""
     masked: list[tuple[str, str]] = []
-    rf_refs = _take_rf(norm, work, masked) if "rf" in norm else ()
+    rf_refs: tuple[RfMention, ...] = ()
+    if "rf" in norm:
+        rf_refs, work = _take_rf(norm, work, masked)
     if "md" in norm:
-        _mask_re(_IBAN_RE, "iban", work, masked)
-    invoices = _take_invoices(work, masked)
-    _mask_re(_PHONE_AFTER_KW, "phone", work, masked, group="no")
-    _mask_re(_MASK_RE, "", work, masked)
-    worked = "".join(work)
-    accounts, long_numbers, bare_invoices = _account_mentions(norm, worked)
+        work = _mask_re(_IBAN_RE, "iban", work, masked)
+    invoices: tuple[InvoiceMention, ...] = ()
+    if any(map(work.__contains__, _INVOICE_HINTS)):
+        invoices, work = _take_invoices(work, masked)
+    if any(map(work.__contains__, _PHONE_HINTS)):
+        work = _mask_re(_PHONE_AFTER_KW, "phone", work, masked, group="no")
+    work = _mask_spans(work, _masks(work), masked)
+    accounts, long_numbers, bare_invoices = _account_mentions(norm, work)
     return TextRefs(
         normalized=norm,
         accounts=accounts,
@@ -200,28 +264,58 @@ def extract(text: str | None) -> TextRefs:
     )
 
 
-def _mask(work: list[str], start: int, end: int) -> None:
-    for i in range(start, end):
-        work[i] = "\x00"
+def _blank(work: str, spans: list[tuple[int, int]]) -> str:
+    """``work`` with each (start, end) span, in order and apart, blanked out by NULs."""
+    if not spans:
+        return work
+    parts, at = [], 0
+    for start, end in spans:
+        parts += (work[at:start], "\x00" * (end - start))
+        at = end
+    parts.append(work[at:])
+    return "".join(parts)
 
 
 def _mask_re(
     rx: re.Pattern[str],
     kind: str,
-    work: list[str],
+    work: str,
     masked: list[tuple[str, str]],
     group: str | int = 0,
-) -> None:
-    text = "".join(work)
-    for m in rx.finditer(text):
-        what = kind or (m.lastgroup or "").rstrip("0123456789")
-        masked.append((what, m.group(group)))
-        _mask(work, m.start(group), m.end(group))
+) -> str:
+    return _mask_spans(work, [(kind, m, group) for m in rx.finditer(work)], masked)
 
 
-def _take_rf(norm: str, work: list[str], masked: list[tuple[str, str]]) -> tuple[RfMention, ...]:
+def _mask_spans(
+    work: str, found: list[tuple[str, re.Match[str], str | int]], masked: list[tuple[str, str]]
+) -> str:
+    """Record each (kind, match, group) as masked evidence and blank its group in ``work``."""
+    spans = []
+    for kind, m, group in found:
+        masked.append((kind or (m.lastgroup or "").rstrip("0123456789"), m.group(group)))
+        spans.append((m.start(group), m.end(group)))
+    return _blank(work, spans)
+
+
+def _masks(work: str) -> list[tuple[str, re.Match[str], str | int]]:
+    """What ``_MASK_RE.finditer(work)`` finds, trying a match only where a mask can start."""
+    found: list[tuple[str, re.Match[str], str | int]] = []
+    at = 0
+    for start in _MASK_START.finditer(work):
+        if start.start() < at:
+            continue
+        m = _MASK_RE.match(work, start.start())
+        if m is not None:
+            found.append(("", m, 0))
+            at = m.end()
+    return found
+
+
+def _take_rf(
+    norm: str, work: str, masked: list[tuple[str, str]]
+) -> tuple[tuple[RfMention, ...], str]:
     """RF references, tried longest first at each space so trailing words are not swallowed."""
-    found = []
+    found, spans = [], []
     for m in _RF_RE.finditer(norm):
         raw = m.group(0)
         cuts = [raw] + [raw[:i] for i in range(len(raw) - 1, 4, -1) if raw[i] == " "]
@@ -231,68 +325,109 @@ def _take_rf(norm: str, work: list[str], masked: list[tuple[str, str]]) -> tuple
         chosen = best or (digitish[0] if digitish else cuts[-1])
         found.append(RfMention(re.sub(r"\s", "", chosen).upper(), best is not None, chosen))
         masked.append(("rf", chosen))
-        _mask(work, m.start(), m.start() + len(chosen))
-    return tuple(found)
+        spans.append((m.start(), m.start() + len(chosen)))
+    return tuple(found), _blank(work, spans)
 
 
-def _take_invoices(work: list[str], masked: list[tuple[str, str]]) -> tuple[InvoiceMention, ...]:
-    text = "".join(work)
-    found = []
-    for m in _INVOICE_RE.finditer(text):
+def _take_invoices(
+    work: str, masked: list[tuple[str, str]]
+) -> tuple[tuple[InvoiceMention, ...], str]:
+    found, spans = [], []
+    for m in _INVOICE_RE.finditer(work):
         no = m.group("no").strip("-/").upper()
         found.append(InvoiceMention(no, True, m.group(0)))
         masked.append(("invoice", m.group(0)))
-        _mask(work, m.start("no"), m.end("no"))
-    return tuple(found)
+        spans.append((m.start("no"), m.end("no")))
+    return tuple(found), _blank(work, spans)
 
 
 def _account_mentions(
     norm: str, worked: str
 ) -> tuple[tuple[AccountMention, ...], int, tuple[InvoiceMention, ...]]:
-    """Account-like windows of digit groups, the count of long runs, bare long numbers."""
-    anchors = [m.end() for m in _ACCOUNT_KW.finditer(worked)]
+    """Account-like windows of digit groups, the count of long runs, bare long numbers.
+
+    Runs shorter than six characters hold fewer than six digits and report nothing, so they
+    are dropped first. Keywords are looked for only up to the last run left: no keyword holds
+    a digit, so the ones before it are the same as in the whole text, and later ones anchor
+    nothing.
+    """
+    runs = [r for r in _DIGIT_RUN_RE.finditer(worked) if r.end() - r.start() >= 6]
+    if not runs:
+        return (), 0, ()
+    anchors = _anchors(worked, runs[-1].start())
     mentions: list[AccountMention] = []
     invoices: list[InvoiceMention] = []
     long_numbers = 0
-    for run in _DIGIT_RUN_RE.finditer(worked):
-        groups = list(_GROUP_RE.finditer(run.group(0)))
-        total = sum(len(g.group(0)) for g in groups)
-        if total >= 6:
-            long_numbers += 1
-        anchored = any(
-            _FILLER_RE.match(worked[a : run.start()]) for a in anchors if a <= run.start()
-        )
+    for run in runs:
+        text, at = run.group(), run.start()
+        if text.isdecimal():  # one group, the usual case
+            spans = [(0, len(text))]
+        else:
+            spans = [g.span() for g in _GROUP_RE.finditer(text)]
+        sizes = [end - start for start, end in spans]
+        total = sum(sizes)
+        if total < 6:
+            continue
+        long_numbers += 1
+        anchored = _anchored(worked, anchors, at)
         if total in (7, 9):
+            kind: MentionKind = "base" if total == 7 else "extra"
+            mentions.append(_mention(norm, at, text, spans, kind, anchored))
+        for i, j in _windows_of_eight(sizes):
             mentions.append(
-                _mention(norm, run, groups, "base" if total == 7 else "extra", anchored)
+                _mention(norm, at, text, spans[i : j + 1], "account", anchored and i == 0)
             )
-        for i in range(len(groups)):
-            size = 0
-            for j in range(i, len(groups)):
-                size += len(groups[j].group(0))
-                if size == 8:
-                    mentions.append(
-                        _mention(norm, run, groups[i : j + 1], "account", anchored and i == 0)
-                    )
-                if size >= 8:
-                    break
-        if total >= 10 and len(groups) == 1:
-            invoices.append(InvoiceMention(run.group(0), False, run.group(0)))
+        if total >= 10 and len(spans) == 1:
+            invoices.append(InvoiceMention(text, False, text))
     return tuple(mentions), long_numbers, tuple(invoices)
+
+
+def _anchors(worked: str, end: int) -> list[int]:
+    """Where the account keywords before ``end`` end (no keyword holds a digit, so any end
+    before the digit at ``end`` is the same as when searching the whole text)."""
+    return [m.end() for m in _ACCOUNT_KW.finditer(worked, 0, end)]
+
+
+def _anchored(worked: str, anchors: list[int], at: int) -> bool:
+    """Whether only filler ("nr.", ":", "№") stands between a keyword and position ``at``."""
+    return any(_FILLER_RE.match(worked[a:at]) for a in anchors if a <= at)
+
+
+def _windows_of_eight(sizes: list[int]) -> list[tuple[int, int]]:
+    """(first, last) index of every window of whole groups holding exactly eight digits."""
+    if sizes == [8]:
+        return [(0, 0)]
+    found = []
+    for i in range(len(sizes)):
+        size = 0
+        for j in range(i, len(sizes)):
+            size += sizes[j]
+            if size == 8:
+                found.append((i, j))
+            if size >= 8:
+                break
+    return found
 
 
 def _mention(
     norm: str,
-    run: re.Match[str],
-    groups: list[re.Match[str]],
+    at: int,
+    text: str,
+    spans: list[tuple[int, int]],
     kind: MentionKind,
     anchored: bool,
 ) -> AccountMention:
-    start, end = run.start() + groups[0].start(), run.start() + groups[-1].end()
-    digits = "".join(g.group(0) for g in groups)
-    sizes = [len(g.group(0)) for g in groups]
-    layout: Layout = "plain" if sizes == [8] else "printed" if sizes == [7, 1] else "spaced"
-    raw = norm[start:end]
+    """The mention of the groups ``spans`` (offsets in the run ``text`` found at ``at``)."""
+    first, last, count = spans[0][0], spans[-1][1], len(spans)
+    digits = text[first:last] if count == 1 else "".join(text[s:e] for s, e in spans)
+    if count == 1 and last - first == 8:
+        layout: Layout = "plain"
+    elif count == 2 and spans[0][1] - first == 7 and last - spans[1][0] == 1:
+        layout = "printed"
+    else:
+        layout = "spaced"
+    start = at + first
+    raw = norm[start : at + last]
     return AccountMention(
         digits=digits,
         kind=kind,

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, insert, select, update
 
@@ -50,6 +51,14 @@ from schemas.tables import (
     services,
     settlements,
 )
+
+BUSINESS_TZ = ZoneInfo("Europe/Chisinau")
+
+
+def business_today() -> date:
+    """Today in Chisinau: the business day a correction made now belongs to."""
+    return datetime.now(BUSINESS_TZ).date()
+
 
 # SQLite caps bound parameters per statement; chunk IN lists well below it.
 _IN_CHUNK = 900
@@ -413,7 +422,7 @@ def apply_records(
     """
     records = [_reversal_identity(r) for r in records]
     fresh = _drop_known(conn, source, records)
-    day = today or date.today()
+    day = today or business_today()
     counts: dict[str, int] = defaultdict(int)
     credits = [r for r in fresh if r.direction == "credit" and not r.reversal]
     lump_sums, credits = _split_lump_sums(credits, collectors)

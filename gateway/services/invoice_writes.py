@@ -12,57 +12,16 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, text, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
 from schemas import tables as t
+from schemas.bulk import bulk_insert, reserve_ids
 
 if TYPE_CHECKING:
     from connectors.formats.invoice_register import InvoiceRow, Register
     from gateway.services.invoices import ImportSummary
 
 _CHUNK = 500
-
-
-# --- generic bulk helpers --------------------------------------------------------------------
-
-
-def reserve_ids(conn: Connection, table: Table, n: int) -> list[int]:
-    """``n`` fresh primary keys for ``table``, safe against concurrent writers.
-
-    SQLite: the import holds the write lock (BEGIN IMMEDIATE), so max(id)+1.. is ours.
-    PostgreSQL: drawn from the column's sequence in one query.
-    """
-    if n == 0:
-        return []
-    if conn.dialect.name == "postgresql":
-        q = text(
-            f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
-            "FROM generate_series(1, :n)"
-        )
-        return list(conn.scalars(q, {"n": n}))
-    start = _max_id(conn, table)
-    return list(range(start + 1, start + 1 + n))
-
-
-def _max_id(conn: Connection, table: Table) -> int:
-    return conn.exec_driver_sql(f"SELECT COALESCE(MAX(id), 0) FROM {table.name}").scalar_one()
-
-
-def bulk_insert(
-    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple]
-) -> None:
-    """Insert tuples in ``columns`` order: COPY on PostgreSQL, one executemany elsewhere."""
-    if not rows:
-        return
-    cols = ", ".join(columns)
-    if conn.dialect.name == "postgresql":
-        driver = conn.connection.driver_connection
-        with driver.cursor() as cur, cur.copy(f"COPY {table.name} ({cols}) FROM STDIN") as cp:
-            for row in rows:
-                cp.write_row(row)
-        return
-    marks = ", ".join("?" * len(columns))
-    conn.exec_driver_sql(f"INSERT INTO {table.name} ({cols}) VALUES ({marks})", list(rows))
 
 
 def _chunks(items: Sequence[int]) -> Iterable[Sequence[int]]:

@@ -38,6 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from connectors.formats.invoice_register import FILES, InvoiceRow, Register, read_register
 from gateway.errors import UserError
 from gateway.services import invoice_writes as w
+from reconciliation.service import business_today, consume_advances
 from schemas import tables as t
 
 _CHUNK = 500  # ids per IN (...) list: far below every backend's parameter limit
@@ -56,6 +57,7 @@ class ImportSummary:
     invoices_versioned: int = 0
     invoices_missing: int = 0  # in the database for these periods, absent from the register
     lines: int = 0
+    advance_rows: int = 0
     accounts_new: int = 0
     accounts_updated: int = 0
     reference_rows: int = 0  # providers, services and managers inserted or updated
@@ -74,6 +76,7 @@ class ImportSummary:
             f"invoices: {self.invoices_new} new, {self.invoices_versioned} new versions, "
             f"{self.invoices_unchanged} unchanged; {self.lines} lines written",
             f"accounts: {self.accounts_new} new, {self.accounts_updated} updated",
+            f"advance credit placed on the new invoices: {self.advance_rows} allocation rows",
         ]
         if self.invoices_missing:
             parts.append(
@@ -199,6 +202,8 @@ def _write(
     summary.import_id = import_id
     stage("invoices")
     summary.lines = w.write_invoices(conn, plan.new, plan.versioned, account_ids, import_id)
+    stage("advance credit")
+    summary.advance_rows = consume_advances(conn, day=business_today(), actor="register-import")
 
 
 def _plan(conn: Connection, reg: Register, account_ids: dict[str, int]) -> _Plan:

@@ -15,6 +15,7 @@ from litestar import Litestar, MediaType, Request, Response, get
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy import Engine
 
@@ -78,7 +79,7 @@ def _unexpected(request: Request, exc: Exception) -> Response:
     return problem(500, "INTERNAL_ERROR", "internal error; quote the request id", request_id=rid)
 
 
-@get("/health", media_type=MediaType.JSON, sync_to_thread=True, include_in_schema=True)
+@get("/health", media_type=MediaType.JSON, sync_to_thread=True, security=[{}])
 def health(state: State) -> Response:
     """200 when the database answers, 503 otherwise."""
     ok = ping(state.engine)
@@ -94,6 +95,22 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Litestar:
         middleware=[request_id_middleware],
         exception_handlers={HTTPException: _http_exception, Exception: _unexpected},
         state=State({"engine": engine, "settings": settings}),
-        openapi_config=OpenAPIConfig(title="Plata gateway", version="1.0.0", path="/schema"),
+        openapi_config=OpenAPIConfig(
+            title="Plata gateway",
+            version="1.0.0",
+            path="/schema",
+            description="Plata Facturilor: real-time invoice lookup and payment for banks.",
+            components=Components(
+                security_schemes={
+                    "apiKey": SecurityScheme(
+                        type="http", scheme="bearer", description="<key_id>.<secret>"
+                    ),
+                    "apiKeyHeader": SecurityScheme(
+                        type="apiKey", name="X-API-Key", security_scheme_in="header"
+                    ),
+                }
+            ),
+            security=[{"apiKey": []}, {"apiKeyHeader": []}],
+        ),
         debug=False,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 
@@ -29,13 +29,25 @@ def make_engine(url: str, **kwargs: object) -> Engine:
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; emit it ourselves so that
-        # "BEGIN IMMEDIATE" semantics (a writer takes the lock at once) are available.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        # pysqlite's own transaction handling defers BEGIN; we emit it ourselves so that a
+        # writer takes the write lock at once (BEGIN IMMEDIATE): a deferred transaction that
+        # read first and then writes fails with SQLITE_BUSY when another writer committed in
+        # between. Readers opt out with ``reading(engine)`` and never queue behind writers.
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    deferred = conn.get_execution_options().get("sqlite_deferred", False)
+    conn.exec_driver_sql("BEGIN DEFERRED" if deferred else "BEGIN IMMEDIATE")
+
+
+def reading(engine: Engine) -> Connection:
+    """A connection for reads only: on SQLite its transactions do not take the write lock."""
+    return engine.connect().execution_options(sqlite_deferred=True)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -55,7 +67,7 @@ def is_sqlite(engine: Engine) -> bool:
 def ping(engine: Engine) -> bool:
     """True when the database answers a trivial query."""
     try:
-        with engine.connect() as conn:
+        with reading(engine) as conn:
             conn.execute(text("SELECT 1"))
         return True
     except Exception:  # the caller reports "unavailable"; the reason goes to the log

@@ -9,6 +9,9 @@ Decisions:
 - Several workers need PostgreSQL: with SQLite the processes would fight over one file lock
   (each process serializes its own writers, not its neighbours') and the per-process
   caches assume one writer. We refuse clearly instead of running slowly.
+- The connectors' schedule runs inside the server (``Settings.scheduler``); with several
+  processes each starts one, and the PostgreSQL advisory lock per job run lets exactly one of
+  them run each job.
 - uvloop and httptools are used when installed (uvicorn's "auto"), the fastest choice; the
   access log is off because every request is already logged by the app, without personal
   data, where that matters.
@@ -29,7 +32,7 @@ def app_from_env() -> Litestar:
     from gateway.app import create_app
     from gateway.logging import configure_logging
 
-    settings = Settings.from_env()
+    settings = Settings.from_env().with_(scheduler=True)
     configure_logging(settings.log_level, settings.log_json)
     return create_app(settings)
 
@@ -53,7 +56,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
     if workers == 1:
         from gateway.app import create_app
 
-        uvicorn.run(create_app(settings), **common)
+        uvicorn.run(create_app(settings.with_(scheduler=True)), **common)
         return 0
     os.environ["GATEWAY_DATABASE_URL"] = settings.database_url
     uvicorn.run("gateway.serve:app_from_env", factory=True, workers=workers, **common)

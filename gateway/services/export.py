@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
+from gateway.db import reading
 from gateway.errors import UserError
 from reconciliation.money import format_amount
 from schemas.tables import (
@@ -51,7 +52,7 @@ def export(engine: Engine, kind: str, day: date, out: Path) -> int:
     """Write the day's CSV; returns the number of data rows."""
     if kind not in ("payments", "allocations"):
         raise UserError(f"unknown export {kind!r} (payments or allocations)")
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = list(_payment_rows(conn, day) if kind == "payments" else _allocation_rows(conn, day))
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", newline="", encoding="utf-8") as fh:

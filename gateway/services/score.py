@@ -24,6 +24,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
+from gateway.db import reading
 from gateway.errors import UserError
 from schemas.tables import accounts, allocations, payments
 
@@ -66,7 +67,7 @@ def _read_truth(path: Path) -> list[dict[str, str]]:
 
 def score(engine: Engine, folder: Path) -> ScoreReport:
     truth = _read_truth(folder / "truth.csv")
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         pays = {
             r.external_id: r
             for r in conn.execute(

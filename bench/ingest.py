@@ -98,7 +98,9 @@ t0 = time.perf_counter()
 data = open(xml, "rb").read()
 sha = hashlib.sha256(data).hexdigest()
 recs = []
-for _, el in etree.iterparse(io.BytesIO(data), tag=NS + "Ntry", resolve_entities=False, no_network=True):
+events = etree.iterparse(io.BytesIO(data), tag=NS + "Ntry", resolve_entities=False,
+                         no_network=True)
+for _, el in events:
     amt = el.findtext(NS + "Amt")
     lei, _, ban = amt.partition(".")
     text = " ".join(t.text or "" for t in el.iter(NS + "Ustrd"))
@@ -110,12 +112,14 @@ conn = sqlite3.connect(db)
 conn.execute("CREATE TEMP TABLE want(account_no TEXT PRIMARY KEY)")
 conn.executemany("INSERT OR IGNORE INTO want VALUES (?)", [(r[2],) for r in recs if r[2]])
 lines = defaultdict(list)
-q = '''SELECT a.account_no, l.id, l.amount_due FROM want w JOIN accounts a ON a.account_no = w.account_no
+q = '''SELECT a.account_no, l.id, l.amount_due FROM want w
+       JOIN accounts a ON a.account_no = w.account_no
        JOIN invoices i ON i.account_id = a.id AND i.status = 'open'
        JOIN invoice_lines l ON l.invoice_id = i.id ORDER BY i.period'''
 for acc, lid, due in conn.execute(q):
     lines[acc].append([lid, due])
-conn.execute("CREATE TABLE IF NOT EXISTS floor_pay(id INTEGER PRIMARY KEY, ref TEXT UNIQUE, amount INT, account_no TEXT)")
+conn.execute("CREATE TABLE IF NOT EXISTS floor_pay(id INTEGER PRIMARY KEY, ref TEXT UNIQUE, "
+             "amount INT, account_no TEXT)")
 conn.execute("CREATE TABLE IF NOT EXISTS floor_alloc(pay_id INT, line_id INT, amount INT)")
 conn.executemany("INSERT INTO floor_pay(ref, amount, account_no) VALUES (?,?,?)", recs)
 ids = dict(conn.execute("SELECT ref, id FROM floor_pay"))

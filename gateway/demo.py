@@ -13,11 +13,12 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
-from gateway.db import make_engine
+from gateway.db import make_engine, reading
 from gateway.errors import UserError
 from gateway.migrate import upgrade
 from gateway.settings import Settings
-from schemas.tables import agents, payments
+from reconciliation.service import load_open_lines
+from schemas.tables import agents
 
 DEMO_DAY = date(2026, 11, 20)
 DEMO_AGENT = "demo-bank"
@@ -92,13 +93,13 @@ def _demo_agent(engine: Engine, root: Path) -> str:
 
 
 def _print_access(engine: Engine, host: str, port: int, key: str) -> None:
-    with engine.connect() as conn:
-        account = conn.execute(
-            select(payments.c.account_no)
-            .where(payments.c.account_no.is_not(None))
-            .order_by(payments.c.id)
-            .limit(1)
-        ).scalar()
+    with reading(engine) as conn:
+        owing = next(
+            (acc for acc, lines in load_open_lines(conn).items()
+             if sum(ln.open_amount for ln in lines) > 0),
+            None,
+        )  # fmt: skip
+    account = owing
     base = f"http://{host}:{port}"
     lines = [
         f"health:        {base}/health",

@@ -439,7 +439,7 @@ def apply_records(
     _persist(conn, others, source=source, raw_file_id=raw_file_id, actor=actor, counts=counts)
     reversals = _plan_reversals(conn, [r for r in fresh if r.reversal], day)
     _persist(conn, reversals, source=source, raw_file_id=raw_file_id, actor=actor, counts=counts)
-    counts["settlements"] = settle_pending(conn, collectors, today=day)
+    counts["settlement_lines"] = settle_pending(conn, collectors, today=day)
     counts["skipped_known"] = len(records) - len(fresh)
     return dict(counts)
 

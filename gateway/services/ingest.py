@@ -52,7 +52,7 @@ class IngestResult:
             return f"{self.filename}: quarantined, nothing applied: {self.reason}"
         if self.status == "failed":
             return f"{self.filename}: failed, nothing applied, will be retried: {self.reason}"
-        parts = ", ".join(f"{v} {k}" for k, v in self.counts.items() if v)
+        parts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in self.counts.items() if v)
         return f"{self.filename}: {self.records} records ({self.format}) applied: {parts}"
 
 

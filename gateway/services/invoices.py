@@ -130,7 +130,7 @@ def import_register(engine: Engine, folder: Path, progress: bool = False) -> Imp
             reg = read_register(folder)
             summary.periods = reg.periods
             try:
-                with engine.begin() as conn, _big_cache(conn):
+                with _bulk_session(engine) as conn:
                     _write(conn, reg, summary, stage)
             except IntegrityError as exc:
                 reason = _first_line(exc)
@@ -150,6 +150,28 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+@contextmanager
+def _bulk_session(engine: Engine) -> Iterator[Connection]:
+    """One transaction for the whole import; on SQLite without per-row foreign-key checks.
+
+    Every id the import writes comes from dicts it built from the rows it just inserted or
+    read in this same transaction, so a dangling reference cannot be produced; SQLite's
+    per-row checks (two per invoice line) would only cost time. The pragma must be set
+    outside a transaction and is restored afterwards; PostgreSQL keeps its checks.
+    """
+    with engine.connect() as conn:
+        # through the driver: a statement via SQLAlchemy would open the transaction first
+        raw = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin(), _big_cache(conn):
+                yield conn
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")
 
 
 @contextmanager

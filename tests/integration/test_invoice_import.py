@@ -210,3 +210,17 @@ def test_new_invoice_of_another_period_is_added(engine: Engine, tmp_path: Path) 
     summary = import_register(engine, write(tmp_path / "v2", files))
     assert (summary.invoices_new, summary.periods) == (1, ("2026-12",))
     assert count(engine, t.invoices) == 3
+
+
+def test_sqlite_foreign_keys_are_back_on_after_the_import(tmp_path: Path) -> None:
+    from gateway.db import make_engine
+    from gateway.migrate import upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'fk.db'}", pool_size=1, max_overflow=0)
+    upgrade(engine)
+    folder = tmp_path / "reg"
+    write(folder, base_register())
+    import_register(engine, folder)
+    with engine.connect() as conn:  # the pool hands back the import's own connection
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+    engine.dispose()

@@ -27,7 +27,7 @@ def _fmt(x: float | None) -> str:
 
 def main(argv: list[str]) -> int:
     names = argv or BENCHES
-    console = Console()
+    console = Console(width=max(Console().width, 160))
     results: list[Result] = []
     failed = False
     for name in names:

@@ -2,7 +2,7 @@
 
 The statement is written with ``fixtures.writers.write_camt053`` (a mix of single transfers
 with remittance text and debtor, and batch entries of five TxDtls) to a temporary file. Each
-measurement runs in a fresh subprocess so ``ru_maxrss`` is that run's own peak:
+measurement runs in a fresh subprocess so its peak (VmHWM) is that run's own:
 
 - time: ``Camt053Format.parse`` consuming every record vs a bare ``lxml.etree.iterparse``
   over the same bytes that does nothing per element (the floor any lxml reader pays);
@@ -20,7 +20,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from bench.common import Result
+from bench.common import PEAK_MB_SOURCE, Result
 from fixtures.writers import StatementMeta, TxDetail, WriterEntry, write_camt053
 
 ENTRIES = 100_000
@@ -28,22 +28,25 @@ SMALL = 10_000
 TIME_TARGET = 8.0  # our parse may cost this many times the bare iterparse
 MEMORY_TARGET = 2.0  # RSS growth at 100k entries vs 10k entries (floored at 1 MB)
 
-_CHILD = r"""
-import json, resource, sys, time, io
+_CHILD = (
+    PEAK_MB_SOURCE
+    + r"""
+import json, sys, time, io
 from pathlib import Path
 from lxml import etree
 from connectors.formats.camt053 import CAMT053  # imported before measuring: not our parse
 data = Path(sys.argv[2]).read_bytes()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = peak_mb()
 t0 = time.perf_counter()
 if sys.argv[1] == "parse":
     n = sum(1 for _ in CAMT053.parse(data))
 else:
     n = sum(1 for _ in etree.iterparse(io.BytesIO(data), events=("end",)))
 seconds = time.perf_counter() - t0
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"seconds": seconds, "grown_mb": (after - before) / 1024, "count": n}))
+after = peak_mb()
+print(json.dumps({"seconds": seconds, "grown_mb": after - before, "count": n}))
 """
+)
 
 
 def _entries(count: int) -> list[WriterEntry]:

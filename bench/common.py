@@ -33,3 +33,15 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
     t0 = time.perf_counter()
     out = fn()
     return time.perf_counter() - t0, out
+
+
+#: Python source defining ``peak_mb()`` for benchmark child processes: the peak resident
+#: memory of this process image (VmHWM). Not ru_maxrss: Linux carries that across fork+exec,
+#: so a child started by a big parent would report the parent's peak.
+PEAK_MB_SOURCE = """
+def peak_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+"""

@@ -94,23 +94,29 @@ _OWN_INDEX = frozenset({"TxDtls", "Ntry", "Bal"})
 def _index(el: Any) -> dict[str, list[Any]]:
     """Every descendant of ``el`` by its local-name path ("Refs/EndToEndId").
 
-    One walk per element instead of an ElementPath search per field: lxml's ``find`` costs
-    several microseconds a call, and an entry is asked for some twenty fields.
+    One pass per element instead of an ElementPath search per field: lxml's ``find`` costs
+    several microseconds a call, and an entry is asked for some twenty fields. The pass runs
+    on lxml's own descendant iterator; each node's path is its parent's plus its name, so no
+    Python recursion is needed.
     """
     out: dict[str, list[Any]] = {}
-
-    def walk(node: Any, prefix: str) -> None:
-        for child in node:
-            tag = child.tag
-            if not isinstance(tag, str):
-                continue
-            name = tag.rpartition("}")[2]
-            path = prefix + name
-            out.setdefault(path, []).append(child)
-            if name not in _OWN_INDEX:
-                walk(child, path + "/")
-
-    walk(el, "")
+    prefixes: dict[Any, str] = {el: ""}
+    for node in el.iterdescendants():
+        tag = node.tag
+        if not isinstance(tag, str):
+            continue
+        prefix = prefixes.get(node.getparent())
+        if prefix is None:  # inside a subtree that is indexed on its own
+            continue
+        name = tag.rpartition("}")[2]
+        path = prefix + name
+        found = out.get(path)
+        if found is None:
+            out[path] = [node]
+        else:
+            found.append(node)
+        if name not in _OWN_INDEX:
+            prefixes[node] = path + "/"
     return out
 
 

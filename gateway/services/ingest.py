@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from connectors.formats import FormatError, detect_format, get_format
 from gateway.collectors import load_collectors
+from gateway.db import sqlite_cache
 from gateway.logging import get_logger
 from gateway.services import rawstore
 from gateway.settings import Settings
@@ -29,6 +30,9 @@ from reconciliation.service import apply_records
 from schemas.tables import raw_files
 
 log = get_logger("gateway.ingest")
+
+#: SQLite page cache while a file is applied: the indexes of payments and allocations.
+INGEST_CACHE_MB = 16
 
 
 @dataclass
@@ -124,7 +128,7 @@ def _ingest(
 def _apply(
     engine: Engine, settings: Settings, records: list, raw_id: int, source: str, fmt: str
 ) -> dict[str, int]:
-    with engine.begin() as conn:
+    with engine.begin() as conn, sqlite_cache(conn, INGEST_CACHE_MB):
         counts = apply_records(
             conn,
             records,

@@ -169,3 +169,40 @@ def test_two_identical_payments_in_one_file_both_count(engine, settings) -> None
         statuses = conn.execute(select(payments.c.status)).scalars().all()
         total = conn.execute(select(func.sum(allocations.c.amount))).scalar_one()
     assert statuses == ["allocated", "allocated"] and total == 2000
+
+
+def test_bare_number_confirmed_by_the_payer_name_is_placed(engine, settings) -> None:
+    load_tiny_city(engine)
+    data = _statement(
+        WriterEntry(
+            amount=25000,
+            booking_date=DAY,
+            acct_svcr_ref="B10",
+            remittance=f"plata {ACC_MARIA} noiembrie",
+            debtor_name="TURCANU MARIANA",
+        )
+    )
+    ingest_bytes(engine, settings, data, filename="s.xml", source="bank")
+    with engine.connect() as conn:
+        pay = conn.execute(select(payments)).one()
+    assert (pay.status, pay.account_no) == ("allocated", ACC_MARIA)
+
+
+def test_check_digit_typo_goes_to_review_with_the_correction_as_candidate(engine, settings) -> None:
+    load_tiny_city(engine)
+    wrong = ACC_MARIA[:7] + str((int(ACC_MARIA[7]) + 1) % 10)
+    data = _statement(
+        WriterEntry(
+            amount=12345,
+            booking_date=DAY,
+            acct_svcr_ref="B11",
+            remittance=f"cont personal {wrong}",
+            debtor_name="Ion Ionescu",
+        )
+    )
+    ingest_bytes(engine, settings, data, filename="s.xml", source="bank")
+    with engine.connect() as conn:
+        pay = conn.execute(select(payments)).one()
+        item = conn.execute(select(review_items)).one()
+    assert pay.status == "review" and pay.account_no is None
+    assert ACC_MARIA in [c["account_no"] for c in item.candidates]

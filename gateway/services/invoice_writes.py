@@ -8,7 +8,7 @@ lines can point at their invoices without reading anything back.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -181,16 +181,20 @@ def write_invoices(
     bulk_insert(conn, t.invoices, (*cols, "payment_ref", "status", "import_id"), head_rows)
     del head_rows
     svc, prov = code_ids(conn, t.services), code_ids(conn, t.providers)
-    line_rows = [
-        (inv_id, svc[s], prov[p], bani)
-        for inv_id, (inv, _) in zip(ids, todo, strict=True)
-        for s, p, bani in inv.lines
-    ]
     cols = ("invoice_id", "service_id", "provider_id", "amount_due")
-    bulk_insert(conn, t.invoice_lines, cols, line_rows)
+    rows = _line_rows(zip(ids, (inv for inv, _ in todo), strict=True), svc, prov)
+    n = bulk_insert(conn, t.invoice_lines, cols, rows)
     conn.execute(
-        update(t.register_imports)
-        .where(t.register_imports.c.id == import_id)
-        .values(lines=len(line_rows))
+        update(t.register_imports).where(t.register_imports.c.id == import_id).values(lines=n)
     )
-    return len(line_rows)
+    return n
+
+
+def _line_rows(
+    invoices: Iterable[tuple[int, InvoiceRow]], svc: dict[str, int], prov: dict[str, int]
+) -> Iterator[tuple[int, int, int, int]]:
+    """invoice_lines rows, generated: ``bulk_insert`` takes them in bounded chunks, so the
+    1.8 M row tuples of a seed register never exist all at once."""
+    for inv_id, inv in invoices:
+        for s, p, bani in inv.lines:
+            yield inv_id, svc[s], prov[p], bani

@@ -127,17 +127,29 @@ def import_register(engine: Engine, folder: Path, progress: bool = False) -> Imp
             summary.noop, summary.previous = True, previous
             return summary
         with _gc_paused():
-            stage("reading")
-            reg = read_register(folder)
-            summary.periods = reg.periods
-            try:
-                with _bulk_session(engine) as conn:
-                    _write(conn, reg, summary, stage)
-            except IntegrityError as exc:
-                reason = _first_line(exc)
-                raise UserError(f"invoice register refused by the database: {reason}") from exc
+            _read_and_write(engine, folder, summary, stage)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _read_and_write(
+    engine: Engine, folder: Path, summary: ImportSummary, stage: Callable[[str], None]
+) -> None:
+    """Read, validate and write the register in one transaction.
+
+    A function of its own so that the register (millions of objects) is freed when it
+    returns, still inside the caller's GC pause: alive at ``gc.enable()``, it would make
+    the first collection walk all of it (~0.5 s at seed scale) for nothing.
+    """
+    stage("reading")
+    reg = read_register(folder)
+    summary.periods = reg.periods
+    try:
+        with _bulk_session(engine) as conn:
+            _write(conn, reg, summary, stage)
+    except IntegrityError as exc:
+        reason = _first_line(exc)
+        raise UserError(f"invoice register refused by the database: {reason}") from exc
 
 
 @contextmanager

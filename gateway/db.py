@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import structlog
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
@@ -72,7 +73,8 @@ def ping(engine: Engine) -> bool:
         with reading(engine) as conn:
             conn.execute(text("SELECT 1"))
         return True
-    except Exception:  # the caller reports "unavailable"; the reason goes to the log
+    except Exception as exc:  # the caller reports "unavailable"; the reason goes to the log
+        structlog.get_logger("gateway.db").warning("database unavailable", error=type(exc).__name__)
         return False
 
 

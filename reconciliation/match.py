@@ -126,6 +126,12 @@ class CityIndex:
     def lines(self, account_no: str) -> Sequence[OpenLine]:
         return self.lines_by_account.get(account_no, ())
 
+    def set_lines(self, account_no: str, lines: Sequence[OpenLine]) -> None:
+        """Replace an account's lines (newly loaded, or after a payment in the same batch),
+        forgetting its cached open total."""
+        self.lines_by_account[account_no] = list(lines)
+        self._open_total.pop(account_no, None)
+
     def open_total(self, account_no: str) -> int:
         """What is open on the account (positive lines only; credits are not netted)."""
         total = self._open_total.get(account_no)

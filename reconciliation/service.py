@@ -761,10 +761,9 @@ def _extend_index(conn: Connection, index: CityIndex, decisions: Sequence[Decisi
     book = index.accounts
     unnamed = book.preload(reached) if isinstance(book, AccountBook) else set()
     if missing:
-        index.lines_by_account.update(load_open_lines(conn, missing))
-        index.lines_by_account.update((a, []) for a in missing - index.lines_by_account.keys())
+        loaded = load_open_lines(conn, missing)
         for a in missing:
-            index._open_total.pop(a, None)
+            index.set_lines(a, loaded.get(a, []))
     return missing | unnamed
 
 
@@ -819,8 +818,7 @@ def _place(plan: Planned, decision: Decision, index: CityIndex) -> None:
         plan.candidates = tuple(Candidate(a, 1.0, str(exc)) for a in decision.accounts)
         return
     for acc in decision.accounts:
-        index.lines_by_account[acc] = open_after(index.lines(acc), rows)
-        index._open_total.pop(acc, None)
+        index.set_lines(acc, open_after(index.lines(acc), rows))
     plan.status, plan.rows = "allocated", rows
     plan.account_no = next(iter(decision.accounts)) if len(decision.accounts) == 1 else None
 

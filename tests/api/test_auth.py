@@ -139,7 +139,7 @@ def test_tampered_body_is_refused(signer: Api, city: Engine) -> None:
     assert r.status_code == 401 and r.json()["code"] == "BAD_SIGNATURE"
 
 
-@pytest.mark.parametrize("age", [-301, 301, 3600])
+@pytest.mark.parametrize("age", [-330, 330, 3600])  # margin: the clock moves during the call
 def test_signature_outside_the_five_minute_window_is_refused(signer: Api, age: int) -> None:
     body = json.dumps(payment("SIG4", A1, "10.00")).encode()
     r = _signed_post(signer, body, ts=int(time.time()) - age)

@@ -94,3 +94,27 @@ def sqlite_cache(conn: Connection, megabytes: int) -> Iterator[None]:
         yield
     finally:
         conn.exec_driver_sql(f"PRAGMA cache_size={int(before)}")
+
+
+@contextmanager
+def bulk_transaction(engine: Engine, cache_mb: int) -> Iterator[Connection]:
+    """One write transaction for a bulk job; on SQLite without per-row foreign-key checks
+    and with a bigger page cache.
+
+    For the callers (register import, file ingest) whose every id comes from rows they
+    inserted, reserved or read inside this same transaction, which holds SQLite's write
+    lock (BEGIN IMMEDIATE): a dangling reference cannot be produced, and SQLite's per-row
+    checks (five per allocation row) would only cost time. The pragma must be set outside a
+    transaction and is restored afterwards; PostgreSQL keeps its checks.
+    """
+    with engine.connect() as conn:
+        # through the driver: a statement via SQLAlchemy would open the transaction first
+        raw = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin(), sqlite_cache(conn, cache_mb):
+                yield conn
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")

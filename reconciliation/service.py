@@ -10,7 +10,7 @@ allocations), never stored, because allocations are append-only.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -159,6 +159,15 @@ class AccountBook(Mapping[str, AccountInfo]):
             info = AccountInfo(account_no, "", "", self._status[account_no])
         return info
 
+    def get(self, account_no: str, default: AccountInfo | None = None) -> AccountInfo | None:  # type: ignore[override]
+        # Mapping.get goes through __getitem__ and a KeyError: the matcher asks this for
+        # every number of every payment.
+        info = self._full.get(account_no)
+        if info is not None:
+            return info
+        status = self._status.get(account_no)
+        return default if status is None else AccountInfo(account_no, "", "", status)
+
     def __contains__(self, account_no: object) -> bool:
         return account_no in self._status
 
@@ -176,7 +185,14 @@ class AccountBook(Mapping[str, AccountInfo]):
 
 
 def _lines_query():  # type: ignore[no-untyped-def]
-    """Open invoices' lines with their codes; what is paid on them comes separately."""
+    """Open invoices' lines in ``OpenLine`` order, what is still open computed by the database
+    (amount due minus the line's allocations, through the line index), oldest period first."""
+    a = allocations
+    paid = (
+        select(func.coalesce(func.sum(a.c.amount), 0))
+        .where(a.c.invoice_line_id == invoice_lines.c.id)
+        .scalar_subquery()
+    )
     return (
         select(
             invoice_lines.c.id,
@@ -185,23 +201,15 @@ def _lines_query():  # type: ignore[no-untyped-def]
             invoices.c.period,
             invoice_lines.c.service_id,
             invoice_lines.c.provider_id,
-            invoice_lines.c.amount_due,
+            invoice_lines.c.amount_due - paid,
         )
         .select_from(invoice_lines)
         .join(invoices, invoices.c.id == invoice_lines.c.invoice_id)
         .join(accounts, accounts.c.id == invoices.c.account_id)
         .where(invoices.c.status == "open")
-    )
-
-
-def _paid_query():  # type: ignore[no-untyped-def]
-    a = allocations
-    return (
-        select(a.c.invoice_line_id, func.sum(a.c.amount))
-        .select_from(a)
-        .join(accounts, accounts.c.id == a.c.account_id)
-        .where(a.c.invoice_line_id.is_not(None))
-        .group_by(a.c.invoice_line_id)
+        .order_by(
+            accounts.c.account_no, invoices.c.period, invoices.c.invoice_no, invoice_lines.c.id
+        )
     )
 
 
@@ -211,41 +219,29 @@ def load_open_lines(
     """account_no -> its open-invoice lines with what is still open, oldest period first.
 
     Lines fully paid are kept (open_amount 0): the allocator needs to see them to know a
-    named service was billed. Two set queries (lines, then sums paid per line) joined in
-    memory; a large account set goes through a temporary key table, not an IN list.
+    named service was billed. One query; a large account set goes through a temporary key
+    table, not an IN list. Rows come straight from the driver cursor (a round of 10,000
+    payments reads ~70,000 lines), service and provider ids become their shared code strings.
     """
-    lines_q, paid_q = _lines_query(), _paid_query()
+    q = _lines_query()
     if account_nos is not None:
         if len(account_nos) <= _IN_CHUNK:
-            wanted = sorted(set(account_nos))
-            lines_q = lines_q.where(accounts.c.account_no.in_(wanted))
-            paid_q = paid_q.where(accounts.c.account_no.in_(wanted))
+            q = q.where(accounts.c.account_no.in_(sorted(set(account_nos))))
         else:
             keys = keyset(conn, "accounts", account_nos)
-            lines_q = lines_q.join(keys, keys.c.k == accounts.c.account_no)
-            paid_q = paid_q.join(keys, keys.c.k == accounts.c.account_no)
-    paid = {line: int(total) for line, total in conn.execute(paid_q)}
+            q = q.join(keys, keys.c.k == accounts.c.account_no)
     services_by_id, providers_by_id = RefIds.load(conn).by_id()
-    intern: dict[object, object] = {}
-    out: dict[str, list[OpenLine]] = defaultdict(list)
-    # Plain ints and strings: read the driver's cursor directly, skipping per-row Result work
-    # (a round of 10,000 payments reads ~100,000 lines).
-    for lid, inv, acc, period, sid, pid, due in conn.execute(lines_q).cursor:
-        acc = intern.setdefault(acc, acc)
-        out[acc].append(
-            OpenLine(
-                lid,
-                intern.setdefault(inv, inv),
-                acc,
-                intern.setdefault(period, period),
-                services_by_id[sid],
-                providers_by_id[pid],
-                due - paid.get(lid, 0),
-            )
-        )
-    for group in out.values():
-        group.sort(key=lambda ln: (ln.period, ln.invoice_no, ln.line_id))
-    return dict(out)
+    new = tuple.__new__
+    out: dict[str, list[OpenLine]] = {}
+    group: list[OpenLine] = []
+    current = None
+    for lid, inv, acc, period, sid, pid, left in conn.execute(q).cursor:
+        if acc != current:
+            current, group = acc, []
+            out[acc] = group
+        fields = (lid, inv, current, period, services_by_id[sid], providers_by_id[pid], int(left))
+        group.append(new(OpenLine, fields))
+    return out
 
 
 def load_advance_credit(
@@ -308,24 +304,31 @@ def insert_allocations(
     """
     ids = reserve_ids(conn, allocations, len(placed))
     now = db_value(conn, datetime.now(UTC))
-    svc, prov = refs.services, refs.providers
-    rows = (
+    svc, prov = refs.services.get, refs.providers.get  # get(None) is None: advance rows
+    if isinstance(business_day, dict):
+        days = {pid: db_value(conn, d) for pid, d in business_day.items()}
+        day_of = days.__getitem__
+    else:
+        one_day = db_value(conn, business_day)
+        day_of = lambda _pid: one_day  # noqa: E731
+    # One tuple per row in a comprehension: this runs for every allocated line of a day.
+    rows = [
         (
             aid,
             pid,
             account_ids[row.account_no],
             row.line_id,
-            svc.get(row.service_code) if row.service_code else None,
-            prov.get(row.provider_code) if row.provider_code else None,
+            svc(row.service_code),
+            prov(row.provider_code),
             row.amount,
             kind or allocation_kind(row),
             None,
-            business_day[pid] if isinstance(business_day, dict) else business_day,
+            day_of(pid),
             created_by,
             now,
         )
         for aid, (pid, row) in zip(ids, placed, strict=True)
-    )
+    ]
     return bulk_insert(conn, allocations, ALLOCATION_COLUMNS, rows)
 
 
@@ -784,6 +787,9 @@ def _plan_credits(
             _rematch(r, d, index, missing) for r, d in zip(records, decisions, strict=True)
         ]
     flags = _duplicates(conn, records, decisions, source, fallback)
+    # How many payments of the batch still go to each account: the snapshot only needs to
+    # move on (see _place) for an account that another payment will see after this one.
+    pending = Counter(a for d in decisions if d.status == "allocate" for a in d.accounts)
     plans = []
     for r, d in zip(records, decisions, strict=True):
         plan = Planned(r, "review", _channel(r), _day(r, fallback))
@@ -792,7 +798,7 @@ def _plan_credits(
             plan.reason = ReasonCode.LIKELY_DUPLICATE.value
             plan.candidates = tuple(Candidate(a, 1.0, flag.reason) for a in d.accounts)
         elif d.status == "allocate":
-            _place(plan, d, index)
+            _place(plan, d, index, pending)
         elif d.status == "reject":
             plan.status, plan.reason = "rejected", d.reason
         else:
@@ -808,17 +814,21 @@ def _rematch(
     return match(record, index) if touched & missing else decision
 
 
-def _place(plan: Planned, decision: Decision, index: CityIndex) -> None:
+def _place(plan: Planned, decision: Decision, index: CityIndex, pending: Counter[str]) -> None:
     """Allocate in memory and move the snapshot on, so a second payment to the same account
-    in this batch sees what the first one already paid."""
+    in this batch sees what the first one already paid (``pending`` counts the payments still
+    to come per account; the last one has no need to move it on)."""
     try:
         rows = allocate_decision(plan.record, decision, index)
     except AllocationError as exc:
         plan.reason = exc.code
         plan.candidates = tuple(Candidate(a, 1.0, str(exc)) for a in decision.accounts)
         return
+    finally:
+        pending.subtract(decision.accounts.keys())  # keys: the dict maps to amounts
     for acc in decision.accounts:
-        index.set_lines(acc, open_after(index.lines(acc), rows))
+        if pending[acc] > 0:
+            index.set_lines(acc, open_after(index.lines(acc), rows))
     plan.status, plan.rows = "allocated", rows
     plan.account_no = next(iter(decision.accounts)) if len(decision.accounts) == 1 else None
 

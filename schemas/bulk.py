@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from itertools import islice
 
 from sqlalchemy import Column, Connection, MetaData, String, Table, text
@@ -67,13 +67,16 @@ def bulk_insert(
 def db_value(conn: Connection, value: object) -> object:
     """A Python value as the raw driver should get it for our column types.
 
-    JSON columns get their text; timestamps on SQLite get SQLAlchemy's own storage format
-    (so the ORM-free reads that follow parse them back); everything else passes through.
+    JSON columns get their text; timestamps and dates on SQLite get SQLAlchemy's own storage
+    format (so the ORM-free reads that follow parse them back, and the driver's per-row
+    adapter call is saved); everything else passes through.
     """
     if isinstance(value, list | dict):
         return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, datetime) and conn.dialect.name == "sqlite":
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, date) and conn.dialect.name == "sqlite":
+        if isinstance(value, datetime):
+            return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return value.isoformat()
     return value
 
 

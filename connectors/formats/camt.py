@@ -87,37 +87,71 @@ class StatementInfo:
             )
 
 
+#: Every path (relative to a statement block, a balance, an entry or a transaction) that the
+#: reader asks for. The per-element index visits only these, skipping whole subtrees that
+#: carry nothing we read (bank transaction codes, creditor parties, related dates, ...).
+_PATHS = (
+    # statement block
+    "Id", "Acct/Id/IBAN", "Acct/Id/Othr/Id", "Acct/Ccy",
+    # balance
+    "Tp/CdOrPrtry/Cd", "Tp/CdOrPrtry/Prtry", "Amt", "CdtDbtInd",
+    # entry
+    "Sts", "Sts/Cd", "Sts/Prtry", "AcctSvcrRef", "NtryRef", "AddtlNtryInf", "RvslInd",
+    "BookgDt/Dt", "BookgDt/DtTm", "ValDt/Dt", "ValDt/DtTm", "NtryDtls/Btch", "NtryDtls/TxDtls",
+    # transaction details (indexed on their own: "NtryDtls/TxDtls" is not descended into)
+    "AmtDtls/TxAmt/Amt", "AmtDtls/InstdAmt/Amt", "Refs/EndToEndId", "Refs/AcctSvcrRef",
+    "RmtInf/Ustrd", "RmtInf/Strd/CdtrRefInf/Ref", "RltdPties/Dbtr/Nm", "RltdPties/Dbtr/Pty/Nm",
+    "RltdPties/DbtrAcct/Id/IBAN",
+)  # fmt: skip
+
 #: Subtrees an index does not descend into: they are indexed on their own when looked at.
 _OWN_INDEX = frozenset({"TxDtls", "Ntry", "Bal"})
 
 
-def _index(el: Any) -> dict[str, list[Any]]:
-    """Every descendant of ``el`` by its local-name path ("Refs/EndToEndId").
+def _trie(paths: tuple[str, ...]) -> dict[str, dict]:
+    """The paths as nested dicts of local names; an own-index subtree gets no children."""
+    root: dict[str, dict] = {}
+    for path in paths:
+        node = root
+        for name in path.split("/"):
+            node = node.setdefault(name, {})
+            if name in _OWN_INDEX:
+                break
+    return root
 
-    One pass per element instead of an ElementPath search per field: lxml's ``find`` costs
-    several microseconds a call, and an entry is asked for some twenty fields. The pass runs
-    on lxml's own descendant iterator; each node's path is its parent's plus its name, so no
-    Python recursion is needed.
+
+_WANTED = _trie(_PATHS)
+
+
+def _index(el: Any) -> dict[str, list[Any]]:
+    """The descendants of ``el`` on a wanted path, by their local-name path ("Refs/EndToEndId").
+
+    One walk per element instead of an ElementPath search per field (lxml's ``find`` costs
+    several microseconds a call, and an entry is asked for some twenty fields); the walk
+    follows ``_WANTED``, so only elements on a path we read are ever visited.
     """
     out: dict[str, list[Any]] = {}
-    prefixes: dict[Any, str] = {el: ""}
-    for node in el.iterdescendants():
+    _collect(el, _WANTED, "", out)
+    return out
+
+
+def _collect(el: Any, wanted: dict[str, dict], prefix: str, out: dict[str, list[Any]]) -> None:
+    for node in el:
         tag = node.tag
-        if not isinstance(tag, str):
+        if tag.__class__ is not str:  # comments and processing instructions
             continue
-        prefix = prefixes.get(node.getparent())
-        if prefix is None:  # inside a subtree that is indexed on its own
+        name = tag[tag.find("}") + 1 :]
+        below = wanted.get(name)
+        if below is None:
             continue
-        name = tag.rpartition("}")[2]
         path = prefix + name
         found = out.get(path)
         if found is None:
             out[path] = [node]
         else:
             found.append(node)
-        if name not in _OWN_INDEX:
-            prefixes[node] = path + "/"
-    return out
+        if below:
+            _collect(node, below, path + "/", out)
 
 
 class _Ctx:

@@ -16,7 +16,6 @@ stays close to that of reading the CSV.
 from __future__ import annotations
 
 import csv
-import gc
 import io
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.errors import UserError
+from gateway.gcpause import gc_paused
 from reconciliation.money import MoneyError, parse_amount
 from reconciliation.references import is_valid_account_no
 
@@ -112,13 +112,8 @@ def read_register(folder: Path) -> Register:
     The cyclic garbage collector is paused meanwhile: two million small tuples would trigger
     dozens of full collections that can find nothing to free (nothing here forms cycles).
     """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _read_all(Path(folder))
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _read_all(folder: Path) -> Register:

@@ -22,7 +22,8 @@ from sqlalchemy.exc import IntegrityError
 
 from connectors.formats import FormatError, detect_format, get_format
 from gateway.collectors import load_collectors
-from gateway.db import sqlite_cache
+from gateway.db import bulk_transaction
+from gateway.gcpause import gc_paused
 from gateway.logging import get_logger
 from gateway.services import rawstore
 from gateway.settings import Settings
@@ -108,14 +109,16 @@ def _ingest(
         return IngestResult(filename, sha, "duplicate", None)
     try:
         parser = detect_format(data) if fmt in ("auto", "", None) else get_format(fmt)
-        records = list(parser.parse(data))
+        with gc_paused():
+            records = list(parser.parse(data))
     except FormatError as exc:
         return _quarantine(engine, raw_id, filename, sha, None, str(exc))
     del data
     if not records:
         return _quarantine(engine, raw_id, filename, sha, parser.name, "the file holds no records")
     try:
-        counts = _apply(engine, settings, records, raw_id, source or parser.name, parser.name)
+        with gc_paused():
+            counts = _apply(engine, settings, records, raw_id, source or parser.name, parser.name)
     except Exception as exc:
         log.error("ingest failed", file_sha=sha[:12], exc_info=exc)
         reason = f"internal error while applying ({type(exc).__name__}); nothing applied"
@@ -128,7 +131,7 @@ def _ingest(
 def _apply(
     engine: Engine, settings: Settings, records: list, raw_id: int, source: str, fmt: str
 ) -> dict[str, int]:
-    with engine.begin() as conn, sqlite_cache(conn, INGEST_CACHE_MB):
+    with bulk_transaction(engine, INGEST_CACHE_MB) as conn:
         counts = apply_records(
             conn,
             records,

@@ -23,11 +23,9 @@ per-row executemany cost what the overlap saved.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,8 +34,9 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError
 
 from connectors.formats.invoice_register import FILES, InvoiceRow, Register, read_register
-from gateway.db import sqlite_cache
+from gateway.db import bulk_transaction
 from gateway.errors import UserError
+from gateway.gcpause import gc_paused
 from gateway.services import invoice_writes as w
 from reconciliation.service import business_today, consume_advances
 from schemas import tables as t
@@ -126,7 +125,7 @@ def import_register(engine: Engine, folder: Path, progress: bool = False) -> Imp
         if previous:
             summary.noop, summary.previous = True, previous
             return summary
-        with _gc_paused():
+        with gc_paused():
             _read_and_write(engine, folder, summary, stage)
     summary.seconds = time.perf_counter() - started
     return summary
@@ -145,50 +144,15 @@ def _read_and_write(
     reg = read_register(folder)
     summary.periods = reg.periods
     try:
-        with _bulk_session(engine) as conn:
+        with bulk_transaction(engine, IMPORT_CACHE_MB) as conn:
             _write(conn, reg, summary, stage)
     except IntegrityError as exc:
         reason = _first_line(exc)
         raise UserError(f"invoice register refused by the database: {reason}") from exc
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic collector: millions of row tuples (no cycles among them) would make
-    it walk the whole register again and again for nothing."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 #: SQLite page cache while the register imports: about two million index entries.
 IMPORT_CACHE_MB = 256
-
-
-@contextmanager
-def _bulk_session(engine: Engine) -> Iterator[Connection]:
-    """One transaction for the whole import; on SQLite without per-row foreign-key checks.
-
-    Every id the import writes comes from dicts it built from the rows it just inserted or
-    read in this same transaction, so a dangling reference cannot be produced; SQLite's
-    per-row checks (two per invoice line) would only cost time. The pragma must be set
-    outside a transaction and is restored afterwards; PostgreSQL keeps its checks.
-    """
-    with engine.connect() as conn:
-        # through the driver: a statement via SQLAlchemy would open the transaction first
-        raw = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
-        if raw is not None:
-            raw.execute("PRAGMA foreign_keys=OFF")
-        try:
-            with conn.begin(), sqlite_cache(conn, IMPORT_CACHE_MB):
-                yield conn
-        finally:
-            if raw is not None:
-                raw.execute("PRAGMA foreign_keys=ON")
 
 
 def _previous_import(conn: Connection, sha256: str) -> str:

@@ -8,47 +8,61 @@ the request id: no traceback ever reaches a client.
 
 from __future__ import annotations
 
-import uuid
+import itertools
+import os
+from collections.abc import Callable
 
-import structlog
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy import Engine
 
 from gateway.db import make_engine, ping
-from gateway.logging import get_logger
+from gateway.logging import get_logger, request_id
 from gateway.settings import Settings
 
 log = get_logger("gateway.http")
 PROBLEM = "application/problem+json"
 
 
-def request_id_middleware(app: ASGIApp) -> ASGIApp:
-    """Bind a request id to every log line of the request and echo it in X-Request-Id."""
+def request_ids() -> Callable[[ASGIApp], ASGIApp]:
+    """A middleware factory: a request id on every log line of the request and in X-Request-Id.
 
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-        rid = uuid.uuid4().hex[:16]
-        scope.setdefault("state", {})["request_id"] = rid
-        structlog.contextvars.bind_contextvars(request_id=rid)
+    The id is this app's random prefix and a counter (16 hex characters, unique per process
+    and, by the prefix, across processes), not ``uuid4``: ``os.urandom`` per request costs a
+    syscall and hands the GIL to whichever thread is waiting for it (the SQLite commit
+    thread, under load). It is set in ``gateway.logging.request_id``, read only by lines that
+    are actually emitted.
+    """
+    prefix = os.urandom(4).hex()
+    counter = itertools.count()
 
-        async def send_with_id(message):  # type: ignore[no-untyped-def]
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", []).append((b"x-request-id", rid.encode()))
-            await send(message)
+    def factory(app: ASGIApp) -> ASGIApp:
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            rid = f"{prefix}{next(counter) & 0xFFFFFFFF:08x}"
+            header = (b"x-request-id", rid.encode())
+            scope.setdefault("state", {})["request_id"] = rid
 
-        try:
-            await app(scope, receive, send_with_id)
-        finally:
-            structlog.contextvars.unbind_contextvars("request_id")
+            async def send_with_id(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message.setdefault("headers", []).append(header)  # type: ignore[union-attr,typeddict-item]
+                await send(message)
 
-    return middleware
+            token = request_id.set(rid)
+            try:
+                await app(scope, receive, send_with_id)
+            finally:
+                request_id.reset(token)
+
+        return middleware
+
+    return factory
 
 
 def problem(status: int, code: str, detail: str, **extra: object) -> Response:
@@ -92,7 +106,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Litestar:
 
     return Litestar(
         route_handlers=[health, *api_routes.handlers()],
-        middleware=[request_id_middleware],
+        middleware=[request_ids()],
         exception_handlers={HTTPException: _http_exception, Exception: _unexpected},
         state=State({"engine": engine, "settings": settings}),
         openapi_config=OpenAPIConfig(

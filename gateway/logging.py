@@ -1,18 +1,33 @@
 """structlog configured once: JSON lines when not on a terminal, readable on one.
 
-A request id is bound in contextvars by the HTTP middleware, so every line of a request
-carries it. Personal data (payer names, addresses, free-text remittances) is never passed to
-the logger: log ids and codes, not people.
+The HTTP middleware sets the request id in one ``ContextVar`` (``request_id``), and a
+processor adds it to a line only when a line is actually emitted: a request that logs nothing
+pays for one ``ContextVar.set``, not for binding and merging a structlog context.
+
+Personal data (payer names, addresses, free-text remittances) is never passed to the logger:
+log ids and codes, not people.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from contextvars import ContextVar
 
 import structlog
+from structlog.typing import EventDict, WrappedLogger
 
 _configured = False
+#: The id of the HTTP request being handled by this task, set by ``gateway.app``.
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+def add_request_id(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+    """Put the current request's id on the line (runs only for lines that pass the level)."""
+    rid = request_id.get()
+    if rid is not None:
+        event.setdefault("request_id", rid)
+    return event
 
 
 def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
@@ -21,6 +36,7 @@ def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
         json = not sys.stderr.isatty()
     processors: list = [
         structlog.contextvars.merge_contextvars,
+        add_request_id,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.logging import add_request_id, request_id
 from gateway.services.accounts import mask_address, mask_name
 from tests.api.conftest import A1, A2, A3, A4, UNKNOWN_ACCOUNT, Api, payment
 
@@ -90,3 +91,14 @@ def test_mask_address(address: str, masked: str) -> None:
 def test_mask_name() -> None:
     assert mask_name("Ion  Popescu") == "I*** P***"
     assert mask_name("Maria-Elena Rusu") == "M*** R***"
+
+
+def test_every_answer_carries_a_request_id_that_log_lines_get(bank: Api) -> None:
+    ids = [bank.get(f"/pf/v1/accounts/{a}").headers["x-request-id"] for a in (A1, "1")]
+    assert len(set(ids)) == 2 and all(len(i) == 16 for i in ids)
+    token = request_id.set(ids[0])
+    try:
+        assert add_request_id(None, "info", {"event": "x"})["request_id"] == ids[0]
+    finally:
+        request_id.reset(token)
+    assert "request_id" not in add_request_id(None, "info", {"event": "x"})

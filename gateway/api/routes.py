@@ -1,6 +1,6 @@
 """The bank API's route handlers, collected for ``create_app``.
 
-Two routers, both behind the ``authenticate`` guard: ``/pf/v1`` (JSON, problem+json errors)
+Two routers, both behind the ``authenticate`` hook: ``/pf/v1`` (JSON, problem+json errors)
 and ``/osmp`` (the OSMP/QIWI-style facade for terminal networks, XML answers).
 """
 
@@ -23,14 +23,14 @@ def handlers() -> list:
             payments.payment_status,
             payments.reverse,
         ],
-        guards=[authenticate],
+        before_request=authenticate,
         exception_handlers={HTTPException: http_handler},
         tags=["Plata Facturilor"],
     )
     terminals = Router(
         "/osmp",
         route_handlers=[osmp.osmp],
-        guards=[authenticate],
+        before_request=authenticate,
         exception_handlers={HTTPException: osmp.error_handler},
         tags=["OSMP facade"],
     )

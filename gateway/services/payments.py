@@ -48,7 +48,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import anyio.to_thread
@@ -56,7 +56,7 @@ import msgspec
 from sqlalchemy import Connection, Engine, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from gateway.services.accounts import Refused, canonical_account, reading
+from gateway.services.accounts import Refused, canonical_account, pyformat, reading
 from gateway.services.agents import AgentRecord
 from reconciliation.allocate import AllocationError, allocate
 from reconciliation.model import AllocationRow, OpenLine, ServiceAmount
@@ -418,19 +418,12 @@ class Sql:
     are written so that SQLAlchemy reads them back exactly as if it had written them.
     """
 
-    _pg_sql: ClassVar[dict[str, str]] = {}
-
     def __init__(self, conn: Connection) -> None:
         self.sqlite = conn.dialect.name == "sqlite"
         self.cur = conn.connection.driver_connection.cursor()
 
     def _q(self, sql: str) -> str:
-        if self.sqlite:
-            return sql
-        pg = self._pg_sql.get(sql)
-        if pg is None:
-            pg = self._pg_sql[sql] = re.sub(r"(?<!:):([a-z_]+)", r"%(\1)s", sql)
-        return pg
+        return sql if self.sqlite else pyformat(sql)
 
     def all(self, sql: str, params: dict[str, Any]) -> list[tuple]:
         self.cur.execute(self._q(sql), params)

@@ -15,10 +15,15 @@ Decisions:
 - uvloop and httptools are used when installed (uvicorn's "auto"), the fastest choice; the
   access log is off because every request is already logged by the app, without personal
   data, where that matters.
+- Garbage collection is tuned once the app has started (``tune_gc``): everything built at
+  start-up is frozen out of the collector's sight, and the young generation is collected
+  every 20,000 allocations instead of 700, so a request rarely pays for a collection and the
+  full collections that walk the whole heap (the tail of the latency) become rare and short.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 
 from litestar import Litestar
@@ -26,15 +31,38 @@ from litestar import Litestar
 from gateway.errors import UserError
 from gateway.settings import Settings
 
+#: Young-generation threshold while serving (CPython's default is 700).
+GC_GEN0_THRESHOLD = 20_000
+
+
+def tune_gc() -> None:
+    """Collect once, freeze what survives (the app, its modules, caches) and collect rarely.
+
+    A startup hook of the served app, so that it runs in every worker process after the app
+    is built; never called by tests, which build many apps in one process.
+    """
+    gc.collect()
+    gc.freeze()
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
+
+
+def served_app(settings: Settings) -> Litestar:
+    """The app as ``gateway serve`` runs it: with the schedule and the GC tuning."""
+    from gateway.app import create_app
+
+    app = create_app(settings.with_(scheduler=True))
+    app.on_startup.append(tune_gc)
+    return app
+
 
 def app_from_env() -> Litestar:
     """The uvicorn factory used by worker processes."""
-    from gateway.app import create_app
     from gateway.logging import configure_logging
 
-    settings = Settings.from_env().with_(scheduler=True)
+    settings = Settings.from_env()
     configure_logging(settings.log_level, settings.log_json)
-    return create_app(settings)
+    return served_app(settings)
 
 
 def _is_sqlite(url: str) -> bool:
@@ -54,9 +82,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
         )
     common = {"host": host, "port": port, "access_log": False, "log_level": "warning"}
     if workers == 1:
-        from gateway.app import create_app
-
-        uvicorn.run(create_app(settings.with_(scheduler=True)), **common)
+        uvicorn.run(served_app(settings), **common)
         return 0
     os.environ["GATEWAY_DATABASE_URL"] = settings.database_url
     uvicorn.run("gateway.serve:app_from_env", factory=True, workers=workers, **common)

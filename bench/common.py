@@ -6,6 +6,7 @@ and noisy: absolute times drift, ratios much less.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,13 +36,16 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
     return time.perf_counter() - t0, out
 
 
-#: Python source defining ``peak_mb()`` for benchmark child processes: the peak resident
-#: memory of this process image (VmHWM). Not ru_maxrss: Linux carries that across fork+exec,
-#: so a child started by a big parent would report the parent's peak.
-PEAK_MB_SOURCE = """
-def peak_mb():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
+def peak_mb() -> float:
+    """The peak resident memory of this process image (VmHWM), in MB. Not ru_maxrss: Linux
+    carries that across fork+exec, so a child started by a big parent would report the
+    parent's peak."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return float("nan")
-"""
+
+
+#: Python source defining ``peak_mb()``, for benchmark child processes run with ``-c``.
+PEAK_MB_SOURCE = "\n" + inspect.getsource(peak_mb)

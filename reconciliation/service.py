@@ -39,7 +39,7 @@ from reconciliation.model import (
 from reconciliation.references import damm_digit, normalize_account_no, normalize_rf
 from reconciliation.review import ReasonCode
 from reconciliation.settlement import Collector, Credit, RegistryBatch, identify, settle
-from schemas.bulk import bulk_insert, db_value, keyset, reserve_ids
+from schemas.bulk import bulk_insert, db_value, in_keys, keyset, reserve_ids
 from schemas.tables import (
     accounts,
     allocations,
@@ -122,20 +122,23 @@ def load_account_infos(
     else:
         keyset(conn, "account_infos", account_nos)
         rows = conn.exec_driver_sql(
-            f"{sql} JOIN tmp_account_infos k ON k.k = accounts.account_no"
+            f"{sql} WHERE account_no IN (SELECT k FROM tmp_account_infos)"
         ).cursor.fetchall()
     return [AccountInfo(a, n, ad, status.get(st, st)) for a, n, ad, st in rows]
 
 
 class AccountBook(Mapping[str, AccountInfo]):
-    """Every account's number and status; payer names and addresses only where needed.
+    """Every account's number and status; payer names and addresses only where asked for.
 
     The matcher asks three things of the city's accounts: does this number exist, is it
-    open, and (for a few records) does the payer's name resemble the holder. Holding all
-    213,377 names and addresses costs ~110 MB, so names are loaded for the accounts a round
-    mentions (``preload``), and for all accounts only when the fuzzy-name index is built
-    (``values()``: a payment that gives nothing but a name). Accounts not preloaded read with
-    empty names, which only ever weakens a match into review, never strengthens one.
+    open (``get``), and, for a few records, does the payer's name resemble the holder
+    (``book[account_no]``). Holding all 213,377 names and addresses costs ~110 MB, and a
+    keyword-anchored account never needs its holder's name, so names are loaded only for
+    the accounts the matcher asked about by ``[]`` (``asked``; the service loads them with
+    ``preload`` and matches those records again), and for all accounts only when the
+    fuzzy-name index is built (``values()``: a payment that gives nothing but a name).
+    Accounts not loaded read with empty names, which only ever weakens a match into review,
+    never strengthens one.
     """
 
     def __init__(self, conn: Connection) -> None:
@@ -145,23 +148,26 @@ class AccountBook(Mapping[str, AccountInfo]):
         self._status = {a: shared.get(st, st) for a, st in cursor}
         self._full: dict[str, AccountInfo] = {}
         self._all = False
+        self.asked: set[str] = set()  # asked for by name and read without one
 
     def preload(self, account_nos: Collection[str]) -> set[str]:
         """Load names for these accounts; returns those that were not loaded before."""
         todo = {a for a in account_nos if a in self._status and a not in self._full}
         if todo and not self._all:
             self._full.update((i.account_no, i) for i in load_account_infos(self._conn, todo))
+        self.asked -= todo
         return todo
 
     def __getitem__(self, account_no: str) -> AccountInfo:
         info = self._full.get(account_no)
         if info is None:
             info = AccountInfo(account_no, "", "", self._status[account_no])
+            self.asked.add(account_no)
         return info
 
     def get(self, account_no: str, default: AccountInfo | None = None) -> AccountInfo | None:  # type: ignore[override]
-        # Mapping.get goes through __getitem__ and a KeyError: the matcher asks this for
-        # every number of every payment.
+        # Existence and status only: not noted in ``asked``, and cheaper than Mapping.get
+        # (no KeyError); the matcher asks this for every number of every payment.
         info = self._full.get(account_no)
         if info is not None:
             return info
@@ -229,7 +235,7 @@ def load_open_lines(
             q = q.where(accounts.c.account_no.in_(sorted(set(account_nos))))
         else:
             keys = keyset(conn, "accounts", account_nos)
-            q = q.join(keys, keys.c.k == accounts.c.account_no)
+            q = q.where(in_keys(accounts.c.account_no, keys))
     services_by_id, providers_by_id = RefIds.load(conn).by_id()
     new = tuple.__new__
     out: dict[str, list[OpenLine]] = {}
@@ -466,7 +472,7 @@ def _drop_known(
         known = set(conn.execute(q.where(payments.c.external_id.in_(ids))).scalars())
     else:
         keys = keyset(conn, "external_ids", ids)
-        known = set(conn.execute(q.join(keys, keys.c.k == payments.c.external_id)).scalars())
+        known = set(conn.execute(q.where(in_keys(payments.c.external_id, keys))).scalars())
     return [r for r in records if r.external_id not in known]
 
 
@@ -725,7 +731,6 @@ def load_index(
     wanted.accounts.update(acc for _, _, acc in inv_rows)
     lines = [ln for group in load_open_lines(conn, wanted.accounts).values() for ln in group]
     book = book or AccountBook(conn)
-    book.preload(wanted.accounts)
     index = CityIndex.build((), lines)
     index.accounts = book  # type: ignore[assignment]
     index.invoice_account.update((no, acc) for no, _, acc in inv_rows)
@@ -749,20 +754,20 @@ def _load_invoices(
     ):
         if keys:
             table = keyset(conn, name, keys)
-            rows.update(tuple(r) for r in conn.execute(q.join(table, table.c.k == column)))
+            rows.update(tuple(r) for r in conn.execute(q.where(in_keys(column, table))))
     return sorted(rows)
 
 
 def _extend_index(conn: Connection, index: CityIndex, decisions: Sequence[Decision]) -> set[str]:
-    """Load lines and names for accounts the matcher reached that the cheap scan missed
-    (look-alike letters, typo corrections); returns them, so their records can be matched
-    again with the full picture."""
+    """Load lines for accounts the matcher reached that the cheap scan missed (look-alike
+    letters, typo corrections) and names for the accounts it asked about by name; returns
+    them, so their records can be matched again with the full picture."""
     reached = {a for d in decisions for a in d.accounts} | {
         c.account_no for d in decisions for c in d.candidates
     }
     missing = {a for a in reached if a in index.accounts and a not in index.lines_by_account}
     book = index.accounts
-    unnamed = book.preload(reached) if isinstance(book, AccountBook) else set()
+    unnamed = book.preload(set(book.asked)) if isinstance(book, AccountBook) else set()
     if missing:
         loaded = load_open_lines(conn, missing)
         for a in missing:
@@ -880,14 +885,14 @@ def _recent_payments(
     rows: dict[tuple[str, str], object] = {}
     if accounts:
         keys = keyset(conn, "dup_accounts", accounts)
-        q = base.join(keys, keys.c.k == p.c.account_no).where(p.c.business_day.between(*days))
+        q = base.where(in_keys(p.c.account_no, keys), p.c.business_day.between(*days))
         rows.update(((r.source, r.external_id), r) for r in conn.execute(q))
     if refs:
         keys = keyset(conn, "dup_refs", refs)
         for column in (p.c.account_servicer_ref, p.c.end_to_end_id):
             rows.update(
                 ((r.source, r.external_id), r)
-                for r in conn.execute(base.join(keys, keys.c.k == column))
+                for r in conn.execute(base.where(in_keys(column, keys)))
             )
     return [
         SeenPayment(

@@ -39,6 +39,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from lxml import etree
@@ -154,36 +155,19 @@ def _collect(el: Any, wanted: dict[str, dict], prefix: str, out: dict[str, list[
             _collect(node, below, path + "/", out)
 
 
-class _Ctx:
-    """Field lookups by relative path, on a per-element index built once and then reused."""
+def _text(idx: dict[str, list[Any]], *paths: str) -> str | None:
+    """Stripped text of the first of ``paths`` that exists and is non-empty."""
+    for path in paths:
+        for found in idx.get(path, ()):
+            text = found.text
+            if text and (text := text.strip()):
+                return text
+    return None
 
-    def __init__(self) -> None:
-        self._cache: dict[Any, dict[str, list[Any]]] = {}
 
-    def forget(self) -> None:
-        self._cache.clear()
-
-    def _idx(self, el: Any) -> dict[str, list[Any]]:
-        idx = self._cache.get(el)
-        if idx is None:
-            idx = self._cache[el] = _index(el)
-        return idx
-
-    def find(self, el: Any, path: str) -> Any:
-        found = self._idx(el).get(path)
-        return found[0] if found else None
-
-    def findall(self, el: Any, path: str) -> list[Any]:
-        return self._idx(el).get(path, [])
-
-    def text(self, el: Any, *paths: str) -> str | None:
-        """Stripped text of the first path that exists and is non-empty."""
-        idx = self._idx(el)
-        for path in paths:
-            for found in idx.get(path, ()):
-                if found.text and found.text.strip():
-                    return found.text.strip()
-        return None
+def _first(idx: dict[str, list[Any]], path: str) -> Any:
+    found = idx.get(path)
+    return found[0] if found else None
 
 
 def _sniff(data: bytes) -> tuple[str, str]:
@@ -238,7 +222,6 @@ class CamtDocument:
         self.source_format = f"camt{self.kind}"
         self.statements: list[StatementInfo] = []
         self._ns = f"urn:iso:std:iso:20022:tech:xsd:camt.{self.kind}.{self.version}"
-        self._ctx = _Ctx()
 
     def records(self, *, include_pending: bool = False) -> Iterator[PaymentRecord]:
         """Every record, in file order; see the module docstring for what counts."""
@@ -264,7 +247,6 @@ class CamtDocument:
                         self._capture_header(el, info)
                         info.check_balance()
                         _release(el)
-                        self._ctx.forget()
                     continue
                 if event == "start":
                     continue
@@ -275,7 +257,6 @@ class CamtDocument:
                     entry_no += 1
                     yield from self._entry(el, info, entry_no, include_pending)
                 _release(el)
-                self._ctx.forget()
         except etree.LxmlError as exc:
             raise FormatError(f"not well-formed XML: {_xml_reason(exc)}") from None
         if not self.statements:
@@ -285,17 +266,19 @@ class CamtDocument:
         """Statement id, account and currency, read before the siblings are released."""
         if info.statement_id is not None or parent is None:
             return
-        info.statement_id = self._ctx.text(parent, "Id") or ""
-        info.account_iban = self._ctx.text(parent, "Acct/Id/IBAN", "Acct/Id/Othr/Id")
-        info.currency = self._ctx.text(parent, "Acct/Ccy")
+        idx = _index(parent)
+        info.statement_id = _text(idx, "Id") or ""
+        info.account_iban = _text(idx, "Acct/Id/IBAN", "Acct/Id/Othr/Id")
+        info.currency = _text(idx, "Acct/Ccy")
 
     def _balance(self, el: Any, info: StatementInfo) -> None:
-        code = self._ctx.text(el, "Tp/CdOrPrtry/Cd", "Tp/CdOrPrtry/Prtry")
+        idx = _index(el)
+        code = _text(idx, "Tp/CdOrPrtry/Cd", "Tp/CdOrPrtry/Prtry")
         if code not in _OPENING + _CLOSING:
             return
         where = f"statement {info.statement_id} balance {code}"
-        bani = amount_or_error(self._ctx.text(el, "Amt"), where)
-        if _direction(self._ctx.text(el, "CdtDbtInd"), where) == "debit":
+        bani = amount_or_error(_text(idx, "Amt"), where)
+        if _direction(_text(idx, "CdtDbtInd"), where) == "debit":
             bani = -bani
         if code in _OPENING and info.opening_balance is None:
             info.opening_balance = bani
@@ -305,12 +288,12 @@ class CamtDocument:
     def _entry(
         self, el: Any, info: StatementInfo, n: int, include_pending: bool
     ) -> Iterator[PaymentRecord]:
-        c = self._ctx
+        idx = _index(el)
         where = f"entry {n}"
-        amt_el = c.find(el, "Amt")
+        amt_el = _first(idx, "Amt")
         amount = amount_or_error(amt_el.text if amt_el is not None else None, f"{where} Amt")
-        direction = _direction(c.text(el, "CdtDbtInd"), where)
-        status = c.text(el, "Sts/Cd", "Sts/Prtry", "Sts")
+        direction = _direction(_text(idx, "CdtDbtInd"), where)
+        status = _text(idx, "Sts/Cd", "Sts/Prtry", "Sts")
         if not status:
             raise FormatError(f"{where}: status (Sts) missing")
         if status == "BOOK":
@@ -323,13 +306,13 @@ class CamtDocument:
             info.pending_entries += 1
             if not include_pending:
                 return
-        svcr = c.text(el, "AcctSvcrRef")
+        svcr = _text(idx, "AcctSvcrRef")
         base: dict[str, Any] = {
             "source_format": self.source_format,
             "currency": (amt_el.get("Ccy") or "").strip() or info.currency or "MDL",
-            "booking_date": _date(c.text(el, "BookgDt/Dt", "BookgDt/DtTm"), where),
-            "value_date": _date(c.text(el, "ValDt/Dt", "ValDt/DtTm"), where),
-            "reversal": _bool(c.text(el, "RvslInd"), where),
+            "booking_date": _date(_text(idx, "BookgDt/Dt", "BookgDt/DtTm"), where),
+            "value_date": _date(_text(idx, "ValDt/Dt", "ValDt/DtTm"), where),
+            "reversal": _bool(_text(idx, "RvslInd"), where),
             "extra": {
                 "status": status,
                 "entry": n,
@@ -337,16 +320,16 @@ class CamtDocument:
                 "id_scope": info.account_iban or "",
             },
         }
-        txs = c.findall(el, "NtryDtls/TxDtls")
-        has_batch = c.find(el, "NtryDtls/Btch") is not None
-        batch_ref = c.text(el, "NtryRef") or svcr or f"{info.statement_id}:entry-{n}"
+        txs = [_index(tx) for tx in idx.get("NtryDtls/TxDtls", ())]
+        has_batch = "NtryDtls/Btch" in idx
+        batch_ref = _text(idx, "NtryRef") or svcr or f"{info.statement_id}:entry-{n}"
         if not txs:
             yield PaymentRecord(
                 external_id=svcr or "",
                 amount=amount,
                 direction=direction,
                 account_servicer_ref=svcr,
-                remittance=c.text(el, "AddtlNtryInf"),
+                remittance=_text(idx, "AddtlNtryInf"),
                 batch_ref=batch_ref if has_batch else None,
                 **base,
             )
@@ -367,7 +350,7 @@ class CamtDocument:
 
     def _batch(
         self,
-        txs: list[Any],
+        txs: list[dict[str, list[Any]]],
         amount: int,
         direction: str,
         where: str,
@@ -376,17 +359,16 @@ class CamtDocument:
         base: dict[str, Any],
     ) -> Iterator[PaymentRecord]:
         """One record per TxDtls; the details must add up to the entry, sign included."""
-        c = self._ctx
         records = []
         signed_sum = 0
-        for i, tx_el in enumerate(txs, start=1):
+        for i, tx_idx in enumerate(txs, start=1):
             tx_where = f"{where} TxDtls {i}"
             tx_amount = amount_or_error(
-                c.text(tx_el, "Amt", "AmtDtls/TxAmt/Amt", "AmtDtls/InstdAmt/Amt"), tx_where
+                _text(tx_idx, "Amt", "AmtDtls/TxAmt/Amt", "AmtDtls/InstdAmt/Amt"), tx_where
             )
-            tx_dir = _direction(c.text(tx_el, "CdtDbtInd") or _IND[direction], tx_where)
+            tx_dir = _direction(_text(tx_idx, "CdtDbtInd") or _IND[direction], tx_where)
             signed_sum += tx_amount if tx_dir == direction else -tx_amount
-            tx = self._tx_fields(tx_el)
+            tx = self._tx_fields(tx_idx)
             tx_svcr = tx.pop("account_servicer_ref")
             records.append(
                 PaymentRecord(
@@ -406,15 +388,14 @@ class CamtDocument:
             )
         yield from records
 
-    def _tx_fields(self, tx: Any) -> dict[str, Any]:
-        """References, parties and remittance of one TxDtls."""
-        c = self._ctx
-        e2e = c.text(tx, "Refs/EndToEndId")
+    def _tx_fields(self, tx: dict[str, list[Any]]) -> dict[str, Any]:
+        """References, parties and remittance of one TxDtls (its index)."""
+        e2e = _text(tx, "Refs/EndToEndId")
         if e2e and e2e.upper() == "NOTPROVIDED":
             e2e = None
-        texts = [u.text.strip() for u in c.findall(tx, "RmtInf/Ustrd") if u.text and u.text.strip()]
+        texts = [u.text.strip() for u in tx.get("RmtInf/Ustrd", ()) if u.text and u.text.strip()]
         payment_ref = None
-        for ref_el in c.findall(tx, "RmtInf/Strd/CdtrRefInf/Ref"):
+        for ref_el in tx.get("RmtInf/Strd/CdtrRefInf/Ref", ()):
             ref = (ref_el.text or "").strip()
             rf = normalize_rf(ref) if ref else None
             if rf and payment_ref is None:
@@ -423,11 +404,11 @@ class CamtDocument:
                 texts.append(ref)  # a non-RF reference is still evidence for the matcher
         return {
             "end_to_end_id": e2e,
-            "account_servicer_ref": c.text(tx, "Refs/AcctSvcrRef"),
+            "account_servicer_ref": _text(tx, "Refs/AcctSvcrRef"),
             "remittance": " ".join(texts) or None,
             "payment_ref": payment_ref,
-            "debtor_name": c.text(tx, "RltdPties/Dbtr/Nm", "RltdPties/Dbtr/Pty/Nm"),
-            "debtor_iban": c.text(tx, "RltdPties/DbtrAcct/Id/IBAN"),
+            "debtor_name": _text(tx, "RltdPties/Dbtr/Nm", "RltdPties/Dbtr/Pty/Nm"),
+            "debtor_iban": _text(tx, "RltdPties/DbtrAcct/Id/IBAN"),
         }
 
 
@@ -462,13 +443,21 @@ def _bool(text: str | None, where: str) -> bool:
 def _date(text: str | None, where: str) -> date | None:
     if text is None:
         return None
+    day = _day(text)
+    if day is None:
+        raise FormatError(f"{where}: bad date {text!r}")
+    return day
+
+
+@lru_cache(maxsize=4096)
+def _day(text: str) -> date | None:
+    """The date of an ISODate or ISODateTime text, None when it is not one. Cached: a
+    statement's hundred thousand entries share a handful of dates (and date objects)."""
     m = _DATE_RE.match(text)
     try:
-        if not m:
-            raise ValueError
-        return date.fromisoformat(m.group(1))
+        return date.fromisoformat(m.group(1)) if m else None
     except ValueError:
-        raise FormatError(f"{where}: bad date {text!r}") from None
+        return None
 
 
 def statement_info(data: bytes) -> list[StatementInfo]:

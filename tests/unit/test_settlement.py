@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 
-from reconciliation.settlement import Collector, Credit, RegistryBatch, identify, settle
+from hypothesis import given
+from hypothesis import strategies as st
+
+from reconciliation.settlement import Collector, Credit, RegistryBatch, fold, identify, settle
 
 POSTA = Collector(
     "POSTA",
@@ -68,3 +72,15 @@ def test_identify_by_iban_or_name() -> None:
     assert identify([POSTA], "MD00 POSTA", None) == "POSTA"
     assert identify([POSTA], None, "Î.S. POȘTA MOLDOVEI") == "POSTA"
     assert identify([POSTA], "MD00OTHER", "Ion Rusu") is None
+
+
+@given(st.text())
+def test_fold_is_casefold_without_any_combining_mark(text: str) -> None:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    expected = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    assert fold(text) == expected
+
+
+def test_fold_folds_romanian_and_russian_names() -> None:
+    assert fold("Poșta Moldovei ÎS") == "posta moldovei is"
+    assert fold("ИВАНОВ Ёлкин") == "иванов елкин"

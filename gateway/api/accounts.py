@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from litestar import Request, get
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 
-from gateway.api.common import problems, read, refuse
+from gateway.api.common import Json, problems, read, refuse
 from gateway.api.structs import AccountOut, InvoiceOut, LineOut
 from gateway.services.accounts import AccountView, Refused, lookup
 from reconciliation.money import format_amount
@@ -47,11 +48,14 @@ def account_out(view: AccountView) -> AccountOut:
     "/accounts/{account_no:str}",
     summary="Open invoices of a personal account",
     description="Lines with what is still due; payer name and address masked.",
-    responses=problems(400, 401, 403, 404, 422, 429),
+    responses={
+        200: ResponseSpec(AccountOut, description="the open invoices", generate_examples=False),
+        **problems(400, 401, 403, 404, 422, 429),
+    },
 )
-async def get_account(request: Request, account_no: FromPath[str]) -> AccountOut:
+async def get_account(request: Request, account_no: FromPath[str]) -> Json:
     try:
         view = await read(request.app.state.engine, lookup, account_no)
     except Refused as exc:
         raise await refuse(request, exc) from None
-    return account_out(view)
+    return Json(account_out(view))

@@ -15,10 +15,11 @@ from typing import Any, TypeVar
 import anyio.to_thread
 from litestar import Request
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.types import Receive, Scope, Send
 from sqlalchemy import Engine
 
 from gateway.api.problems import ApiError, status_of
-from gateway.api.structs import Problem
+from gateway.api.structs import Problem, encoder
 from gateway.logging import get_logger
 from gateway.services.accounts import Refused
 from gateway.services.agents import AgentRecord
@@ -27,6 +28,35 @@ from gateway.services.payments import Audit, record_request, write_async
 log = get_logger("gateway.api")
 T = TypeVar("T")
 PROBLEM = "application/problem+json"
+
+
+class Json:
+    """A finished JSON answer, returned by a handler as its own ASGI app: two messages.
+
+    The body is encoded once by msgspec; Litestar's ``Response`` would build a mutable header
+    set, check the media type and encode the headers again on every request, which measured
+    a tenth of a lookup's CPU. Handlers returning it declare their success body for the
+    OpenAPI document in ``responses``. ``gateway.app`` still adds X-Request-Id.
+    """
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, content: Any, status: int = 200, headers: dict[str, str] | None = None):
+        self.body = encoder.encode(content)
+        self.status = status
+        self.headers = tuple((k.lower().encode(), v.encode()) for k, v in (headers or {}).items())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        length = str(len(self.body)).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", length)]
+        await send(
+            {
+                "type": "http.response.start",
+                "status": self.status,
+                "headers": headers + list(self.headers),
+            }
+        )
+        await send({"type": "http.response.body", "body": self.body, "more_body": False})
 
 
 def agent_of(request: Request) -> AgentRecord:

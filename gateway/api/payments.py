@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from litestar import Request, Response, get, post
+from litestar import Request, get, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
-from gateway.api.common import agent_of, audit_of, log, problems, read, refuse, write_call
+from gateway.api.common import Json, agent_of, audit_of, log, problems, read, refuse, write_call
 from gateway.api.structs import PaymentIn, PaymentOut, ReversalOut
 from gateway.services.accounts import Refused
 from gateway.services.payments import (
@@ -38,9 +38,13 @@ def _input(data: JSONBody[PaymentIn]) -> PaymentInput:
     )
 
 
-def _respond(out: Outcome) -> Response:
-    headers = {"Idempotent-Replay": "true"} if out.replay else {}
-    return Response(out.body, status_code=out.status, headers=headers)
+def _respond(out: Outcome) -> Json:
+    headers = {"Idempotent-Replay": "true"} if out.replay else None
+    return Json(out.body, out.status, headers)
+
+
+def _body(struct: type, description: str) -> ResponseSpec:
+    return ResponseSpec(struct, description=description, generate_examples=False)
 
 
 @post(
@@ -50,11 +54,12 @@ def _respond(out: Outcome) -> Response:
     description="Idempotent on (agent, agent_txn_id): a retry with the same content gets the "
     "original body with status 200; different content gets 409 TXN_CONFLICT.",
     responses={
-        200: ResponseSpec(PaymentOut, description="retry: the original answer"),
+        201: _body(PaymentOut, "the payment, allocated"),
+        200: _body(PaymentOut, "retry: the original answer"),
         **problems(400, 401, 403, 404, 409, 422, 429),
     },
 )
-async def create_payment(request: Request, data: JSONBody[PaymentIn]) -> Response[PaymentOut]:
+async def create_payment(request: Request, data: JSONBody[PaymentIn]) -> Json:
     agent = agent_of(request)
     audit = await audit_of(request)
     settings = request.app.state.settings
@@ -76,9 +81,9 @@ async def create_payment(request: Request, data: JSONBody[PaymentIn]) -> Respons
 @get(
     "/payments/{agent_txn_id:str}",
     summary="Status of one of this agent's payments",
-    responses=problems(401, 403, 404, 429),
+    responses={200: _body(PaymentOut, "the payment now"), **problems(401, 403, 404, 429)},
 )
-async def payment_status(request: Request, agent_txn_id: FromPath[str]) -> Response[PaymentOut]:
+async def payment_status(request: Request, agent_txn_id: FromPath[str]) -> Json:
     try:
         out = await read(request.app.state.engine, get_payment, agent_of(request), agent_txn_id)
     except Refused as exc:
@@ -92,9 +97,9 @@ async def payment_status(request: Request, agent_txn_id: FromPath[str]) -> Respo
     summary="Reverse (storno) one of this agent's payments while its business day is open",
     description="Posts compensating allocations; never deletes. Repeating it returns the same "
     "body and changes nothing.",
-    responses=problems(401, 403, 404, 422, 429),
+    responses={200: _body(ReversalOut, "the reversal rows"), **problems(401, 403, 404, 422, 429)},
 )
-async def reverse(request: Request, agent_txn_id: FromPath[str]) -> Response[ReversalOut]:
+async def reverse(request: Request, agent_txn_id: FromPath[str]) -> Json:
     agent = agent_of(request)
     audit = await audit_of(request)
     try:

@@ -90,11 +90,25 @@ def _state(connection: ASGIConnection) -> AuthState:
     return auth
 
 
+def _key_headers(connection: ASGIConnection) -> tuple[str | None, str]:
+    """(X-API-Key, Authorization) as sent, the first of each, straight from the ASGI scope.
+
+    Litestar's ``connection.headers`` builds a header map of the whole request, which cost
+    more than the rest of the key check; ASGI servers give the names in lower case.
+    """
+    api_key: str | None = None
+    authorization: str | None = None
+    for name, value in connection.scope["headers"]:
+        if name == b"authorization" and authorization is None:
+            authorization = value.decode("latin-1")
+        elif name == b"x-api-key" and api_key is None:
+            api_key = value.decode("latin-1")
+    return api_key, authorization or ""
+
+
 def presented_key(connection: ASGIConnection) -> tuple[str, str] | None:
     """(key_id, secret) from Authorization (Bearer or Basic) or X-API-Key, or None."""
-    headers = connection.headers
-    raw = headers.get("x-api-key")
-    auth = headers.get("authorization", "")
+    raw, auth = _key_headers(connection)
     scheme, _, value = auth.partition(" ")
     if scheme.lower() == "bearer":
         raw = value.strip()

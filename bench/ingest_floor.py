@@ -1,7 +1,8 @@
 """The naive floor of ``bench.ingest``: the least a 100,000-entry statement's ingest can do.
 
-lxml iterparse, a regex for the account, one dict join against the accounts' open lines,
-allocation rows paid line by line, sqlite3 executemany, one commit. No validation, no
+the raw bytes written and fsynced, lxml iterparse, a regex for the account, one dict join
+against the accounts' open lines, allocation rows paid line by line, sqlite3 executemany,
+one commit. No validation, no
 duplicate check, no review, no reversals. Two modes:
 
 * ``schema``: the payments and allocation rows go into the gateway's own ``payments`` and
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 import sqlite3
 import sys
@@ -39,9 +41,18 @@ JOIN invoice_lines l ON l.invoice_id = i.id ORDER BY i.period
 """
 
 
-def parse(xml: str) -> list[tuple]:
+def keep_raw(data: bytes, folder: Path) -> None:
+    """The raw bytes kept durably before parsing, as the gateway must (write, fsync)."""
+    path = folder / hashlib.sha256(data).hexdigest()
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def parse(xml: str, raw_dir: Path) -> list[tuple]:
     data = Path(xml).read_bytes()
-    hashlib.sha256(data).hexdigest()
+    keep_raw(data, raw_dir)
     recs = []
     events = etree.iterparse(
         io.BytesIO(data), tag=NS + "Ntry", resolve_entities=False, no_network=True
@@ -126,7 +137,9 @@ def write_allocations(conn: sqlite3.Connection, rows: list[tuple], mode: str) ->
 
 def main(db: str, xml: str, mode: str) -> None:
     t0 = time.perf_counter()
-    recs = parse(xml)
+    raw_dir = Path(db).with_suffix(".raw")
+    raw_dir.mkdir(exist_ok=True)
+    recs = parse(xml, raw_dir)
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")

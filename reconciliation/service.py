@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import BigInteger, Connection, cast, func, insert, select, update
 
 from reconciliation.allocate import AllocationError, apply_advance, open_after
 from reconciliation.match import (
@@ -143,9 +144,13 @@ class AccountBook(Mapping[str, AccountInfo]):
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
-        cursor = conn.exec_driver_sql("SELECT account_no, status FROM accounts").cursor
+        cursor = conn.exec_driver_sql("SELECT account_no, status, id FROM accounts").cursor
         shared = {"open": "open", "closed": "closed"}
-        self._status = {a: shared.get(st, st) for a, st in cursor}
+        self._status: dict[str, str] = {}
+        self.ids: dict[str, int] = {}  # account_no -> id, for the rows written
+        for a, st, i in cursor:
+            self._status[a] = shared.get(st, st)
+            self.ids[a] = i
         self._full: dict[str, AccountInfo] = {}
         self._all = False
         self.asked: set[str] = set()  # asked for by name and read without one
@@ -191,8 +196,9 @@ class AccountBook(Mapping[str, AccountInfo]):
 
 
 def _lines_query():  # type: ignore[no-untyped-def]
-    """Open invoices' lines in ``OpenLine`` order, what is still open computed by the database
-    (amount due minus the line's allocations, through the line index), oldest period first."""
+    """Open invoices' lines as ``OpenLine`` fields in order, what is still open computed by
+    the database (amount due minus the line's allocations, through the line index), grouped
+    by account and oldest period first."""
     a = allocations
     paid = (
         select(func.coalesce(func.sum(a.c.amount), 0))
@@ -207,7 +213,7 @@ def _lines_query():  # type: ignore[no-untyped-def]
             invoices.c.period,
             invoice_lines.c.service_id,
             invoice_lines.c.provider_id,
-            invoice_lines.c.amount_due - paid,
+            cast(invoice_lines.c.amount_due - paid, BigInteger),
         )
         .select_from(invoice_lines)
         .join(invoices, invoices.c.id == invoice_lines.c.invoice_id)
@@ -227,7 +233,8 @@ def load_open_lines(
     Lines fully paid are kept (open_amount 0): the allocator needs to see them to know a
     named service was billed. One query; a large account set goes through a temporary key
     table, not an IN list. Rows come straight from the driver cursor (a round of 10,000
-    payments reads ~70,000 lines), service and provider ids become their shared code strings.
+    payments reads ~85,000 lines); service and provider ids become their shared code strings
+    (the codes as the driver reads them would be two new strings per line).
     """
     q = _lines_query()
     if account_nos is not None:
@@ -236,7 +243,7 @@ def load_open_lines(
         else:
             keys = keyset(conn, "accounts", account_nos)
             q = q.where(in_keys(accounts.c.account_no, keys))
-    services_by_id, providers_by_id = RefIds.load(conn).by_id()
+    service_code, provider_code = (m.__getitem__ for m in RefIds.load(conn).by_id())
     new = tuple.__new__
     out: dict[str, list[OpenLine]] = {}
     group: list[OpenLine] = []
@@ -245,7 +252,7 @@ def load_open_lines(
         if acc != current:
             current, group = acc, []
             out[acc] = group
-        fields = (lid, inv, current, period, services_by_id[sid], providers_by_id[pid], int(left))
+        fields = (lid, inv, current, period, service_code(sid), provider_code(pid), left)
         group.append(new(OpenLine, fields))
     return out
 
@@ -297,7 +304,7 @@ def insert_allocations(
     conn: Connection,
     placed: Sequence[tuple[int, AllocationRow]],
     *,
-    account_ids: dict[str, int],
+    account_ids: Mapping[str, int],
     refs: RefIds,
     business_day: date | dict[int, date],
     created_by: str,
@@ -438,7 +445,15 @@ def apply_records(
     book = AccountBook(conn) if credits else None
     for start in range(0, len(credits), ROUND_SIZE):
         plans = _plan_credits(conn, credits[start : start + ROUND_SIZE], day, source, book)
-        _persist(conn, plans, source=source, raw_file_id=raw_file_id, actor=actor, counts=counts)
+        _persist(
+            conn,
+            plans,
+            source=source,
+            raw_file_id=raw_file_id,
+            actor=actor,
+            counts=counts,
+            account_ids=book.ids if book else None,
+        )
     others = [_plan_lump_sum(r, day) for r in lump_sums]
     others += [
         _plan_other(r, day, "rejected", "NOT_A_PAYMENT")
@@ -539,24 +554,30 @@ def _persist(
     raw_file_id: int | None,
     actor: str,
     counts: dict[str, int],
+    account_ids: Mapping[str, int] | None = None,
 ) -> None:
-    """Bulk-insert payments (ids reserved up front), then their allocations and review items."""
+    """Bulk-insert payments (ids reserved up front), then their allocations and review items.
+
+    ``account_ids`` is the whole city's account_no -> id when the caller has it (else the
+    accounts the rows name are looked up)."""
     for p in plans:
         counts[p.status] += 1
     if not plans:
         return
     now = datetime.now(UTC)
+    stamp = db_value(conn, now)
     ids = reserve_ids(conn, payments, len(plans))
     bulk_insert(
         conn,
         payments,
         PAYMENT_COLUMNS,
         [
-            _payment_row(conn, pid, p, source, raw_file_id, now)
+            _payment_row(conn, pid, p, source, raw_file_id, stamp)
             for pid, p in zip(ids, plans, strict=True)
         ],
     )
-    account_ids = load_accounts(conn, {r.account_no for p in plans for r in p.rows})
+    if account_ids is None:
+        account_ids = load_accounts(conn, {r.account_no for p in plans for r in p.rows})
     placed = [(pid, row) for pid, p in zip(ids, plans, strict=True) for row in p.rows]
     days = {pid: p.business_day for pid, p in zip(ids, plans, strict=True)}
     insert_allocations(
@@ -641,23 +662,25 @@ PAYMENT_COLUMNS = (
 
 
 def _payment_row(
-    conn: Connection, pid: int, p: Planned, source: str, raw_file_id: int | None, now: datetime
+    conn: Connection, pid: int, p: Planned, source: str, raw_file_id: int | None, now: object
 ) -> tuple:
+    """The PAYMENT_COLUMNS of one plan, driver-ready (``now`` already is: see ``_persist``)."""
     r = p.record
     services_json = (
         db_value(conn, [{"service_code": s.service_code, "amount": s.amount} for s in r.services])
         if r.services
         else None
     )
+    day = _day_value(conn)
     return (
         pid,
         source,
         r.external_id,
         p.channel,
         r.collector,
-        p.business_day,
-        r.booking_date,
-        r.value_date,
+        day(p.business_day),
+        day(r.booking_date),
+        day(r.value_date),
         r.amount,
         r.currency,
         r.direction,
@@ -678,8 +701,25 @@ def _payment_row(
         p.reason,
         raw_file_id,
         p.reverses_payment_id,
-        db_value(conn, now),
+        now,
     )
+
+
+def _day_value(conn: Connection) -> Callable[[date | None], object]:
+    """Dates as the driver takes them, memoised: a file's payments share a few days, and
+    the SQLite driver's own adapter is a Python call per value."""
+    if conn.dialect.name != "sqlite":
+        return _same
+    return _iso_day
+
+
+def _same(value: date | None) -> object:
+    return value
+
+
+@lru_cache(maxsize=1024)
+def _iso_day(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
 DUPLICATE_WINDOW_DAYS = 3
@@ -798,7 +838,7 @@ def _plan_credits(
     plans = []
     for r, d in zip(records, decisions, strict=True):
         plan = Planned(r, "review", _channel(r), _day(r, fallback))
-        flag = flags.get(f"{source}:{r.external_id}")
+        flag = flags.get(f"{source}:{r.external_id}") if flags else None
         if flag is not None:
             plan.reason = ReasonCode.LIKELY_DUPLICATE.value
             plan.candidates = tuple(Candidate(a, 1.0, flag.reason) for a in d.accounts)

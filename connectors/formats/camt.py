@@ -105,54 +105,71 @@ _PATHS = (
     "RltdPties/DbtrAcct/Id/IBAN",
 )  # fmt: skip
 
-#: Subtrees an index does not descend into: they are indexed on their own when looked at.
+#: Subtrees an index does not descend into: the statement's blocks are indexed on their own
+#: when their end tag arrives, and each TxDtls gets an index of its own (a batch has many).
 _OWN_INDEX = frozenset({"TxDtls", "Ntry", "Bal"})
 
 
-def _trie(paths: tuple[str, ...]) -> dict[str, dict]:
-    """The paths as nested dicts of local names; an own-index subtree gets no children."""
-    root: dict[str, dict] = {}
-    for path in paths:
-        node = root
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One wanted element name below a trie node: its path and what is wanted below it."""
+
+    path: str  # local-name path from the indexed element, e.g. "Refs/EndToEndId"
+    below: dict[str, _Step]  # keyed by Clark name ("{ns}Name"), as lxml reports tags
+    own_index: bool  # a TxDtls: indexed on its own, as a dict like _index's
+
+
+@lru_cache(maxsize=16)
+def _trie(ns: str) -> dict[str, _Step]:
+    """``_PATHS`` as nested steps keyed by the document's own Clark names, so that the walk
+    compares ``node.tag`` as lxml gives it, with no namespace stripping or path building."""
+    root: dict[str, _Step] = {}
+    for path in _PATHS:
+        level, so_far = root, ""
         for name in path.split("/"):
-            node = node.setdefault(name, {})
-            if name in _OWN_INDEX:
+            so_far = f"{so_far}/{name}" if so_far else name
+            key = f"{{{ns}}}{name}"
+            step = level.get(key)
+            if step is None:
+                step = level[key] = _Step(so_far, {}, name in _OWN_INDEX)
+            if step.own_index:
                 break
+            level = step.below
     return root
 
 
-_WANTED = _trie(_PATHS)
-
-
-def _index(el: Any) -> dict[str, list[Any]]:
+def _index(el: Any, ns: str) -> dict[str, list[Any]]:
     """The descendants of ``el`` on a wanted path, by their local-name path ("Refs/EndToEndId").
 
     One walk per element instead of an ElementPath search per field (lxml's ``find`` costs
     several microseconds a call, and an entry is asked for some twenty fields); the walk
-    follows ``_WANTED``, so only elements on a path we read are ever visited.
+    follows the paths the reader asks for, so no other element is ever visited. A TxDtls is
+    listed as its own index (a dict like this one), built in the same walk.
     """
     out: dict[str, list[Any]] = {}
-    _collect(el, _WANTED, "", out)
+    root = _trie(ns)
+    _collect(el, root, root, out)
     return out
 
 
-def _collect(el: Any, wanted: dict[str, dict], prefix: str, out: dict[str, list[Any]]) -> None:
+def _collect(
+    el: Any, wanted: dict[str, _Step], root: dict[str, _Step], out: dict[str, list[Any]]
+) -> None:
     for node in el:
-        tag = node.tag
-        if tag.__class__ is not str:  # comments and processing instructions
+        step = wanted.get(node.tag)  # comments and PIs have non-string tags: never wanted
+        if step is None:
             continue
-        name = tag[tag.find("}") + 1 :]
-        below = wanted.get(name)
-        if below is None:
-            continue
-        path = prefix + name
-        found = out.get(path)
+        if step.own_index:
+            sub: dict[str, list[Any]] = {}
+            _collect(node, root, root, sub)
+            node = sub
+        elif step.below:
+            _collect(node, step.below, root, out)
+        found = out.get(step.path)
         if found is None:
-            out[path] = [node]
+            out[step.path] = [node]
         else:
             found.append(node)
-        if below:
-            _collect(node, below, path + "/", out)
 
 
 def _text(idx: dict[str, list[Any]], *paths: str) -> str | None:
@@ -266,13 +283,13 @@ class CamtDocument:
         """Statement id, account and currency, read before the siblings are released."""
         if info.statement_id is not None or parent is None:
             return
-        idx = _index(parent)
+        idx = _index(parent, self._ns)
         info.statement_id = _text(idx, "Id") or ""
         info.account_iban = _text(idx, "Acct/Id/IBAN", "Acct/Id/Othr/Id")
         info.currency = _text(idx, "Acct/Ccy")
 
     def _balance(self, el: Any, info: StatementInfo) -> None:
-        idx = _index(el)
+        idx = _index(el, self._ns)
         code = _text(idx, "Tp/CdOrPrtry/Cd", "Tp/CdOrPrtry/Prtry")
         if code not in _OPENING + _CLOSING:
             return
@@ -288,7 +305,7 @@ class CamtDocument:
     def _entry(
         self, el: Any, info: StatementInfo, n: int, include_pending: bool
     ) -> Iterator[PaymentRecord]:
-        idx = _index(el)
+        idx = _index(el, self._ns)
         where = f"entry {n}"
         amt_el = _first(idx, "Amt")
         amount = amount_or_error(amt_el.text if amt_el is not None else None, f"{where} Amt")
@@ -320,7 +337,7 @@ class CamtDocument:
                 "id_scope": info.account_iban or "",
             },
         }
-        txs = [_index(tx) for tx in idx.get("NtryDtls/TxDtls", ())]
+        txs = idx.get("NtryDtls/TxDtls", [])  # each already an index of its own
         has_batch = "NtryDtls/Btch" in idx
         batch_ref = _text(idx, "NtryRef") or svcr or f"{info.statement_id}:entry-{n}"
         if not txs:

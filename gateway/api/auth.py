@@ -2,9 +2,9 @@
 
 All of it runs in one ``before_request`` hook of the API routers (``authenticate``), before
 the body is decoded, so an unauthenticated caller learns nothing about validation, and the
-handler finds the agent on ``request.state.agent``. A hook rather than a Litestar guard: a
-guard is handed a fresh copy of the route handler object on every request, which cost more
-than all of the checks below together.
+handler finds the agent in the request's scope state (``gateway.api.common.agent_of``). A
+hook rather than a Litestar guard: a guard is handed a fresh copy of the route handler object
+on every request, which cost more than all of the checks below together.
 
 - Key: ``Authorization: Bearer <key_id>.<secret>`` (or ``X-API-Key: <key>``, or HTTP Basic
   with the key id as user and the secret as password, for terminal software that only does
@@ -177,7 +177,9 @@ def _check_ip(connection: ASGIConnection, agent: AgentRecord) -> None:
 
 
 async def authenticate(connection: ASGIConnection) -> None:
-    """The ``before_request`` hook of every bank API route; sets ``connection.state.agent``."""
+    """The ``before_request`` hook of every bank API route; puts the agent in the scope state
+    (the dict behind ``request.state``, written directly: a ``State`` wrapper per access costs
+    more than the key check)."""
     auth = _state(connection)
     presented = presented_key(connection)
     if presented is None:
@@ -204,4 +206,4 @@ async def authenticate(connection: ASGIConnection) -> None:
         )
     if agent.signing_secret:
         await _check_signature(connection, agent, auth.window)
-    connection.state.agent = agent
+    connection.scope.setdefault("state", {})["agent"] = agent  # type: ignore[typeddict-item]

@@ -60,7 +60,8 @@ class Json:
 
 
 def agent_of(request: Request) -> AgentRecord:
-    return request.state.agent
+    """The agent that ``gateway.api.auth.authenticate`` let in."""
+    return request.scope["state"]["agent"]
 
 
 async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

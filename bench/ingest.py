@@ -1,14 +1,15 @@
 """The whole `gateway ingest` of a 100,000-entry camt.053 against the seed-scale city.
 
-Measured: store raw, parse, persist, match, allocate, commit, in a fresh process (so peak
-memory is the ingest's own, read from VmHWM). Baseline, in the same run and the same
-kind of process: a naive floor that does the least such a job can do (``bench.ingest_floor``:
-lxml iterparse, a regex for the account, one dict join against the accounts' open lines,
-allocation rows, sqlite3 executemany, commit), writing the same payment and allocation
-rows into the gateway's own tables. Its earlier form, writing into bare 3-column tables
-without indexes, is printed beside it for information: the gap between the two is the
-cost of the schema itself (twelve columns and four indexes per allocation row), which no
-ingest code can avoid. Targets: ratio <= 2, peak memory <= 300 MB.
+Measured: store raw, parse, persist, match, allocate, commit, in a fresh process (peak
+memory is the ingest's own VmHWM plus the peak of its parse worker, added as an upper
+bound). Baseline, in the same run and the same kind of process: a naive floor that does
+the least such a job can do (``bench.ingest_floor``: raw bytes kept, lxml iterparse, a
+regex for the account, one dict join against the accounts' open lines, allocation rows,
+sqlite3 executemany, commit), writing the same payment and allocation rows into the
+gateway's own tables. Its earlier form, writing into bare 3-column tables without indexes,
+is printed beside it for information: the gap between the two is the cost of the schema
+itself (twelve columns and four indexes per allocation row), which no ingest code can
+avoid. Targets: ratio <= 2, peak memory <= 300 MB.
 """
 
 from __future__ import annotations
@@ -89,8 +90,10 @@ engine = make_engine(settings.database_url)
 t0 = time.perf_counter()
 result = ingest_path(engine, settings, Path(xml), source="bench")
 elapsed = time.perf_counter() - t0
+import resource
+worker_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 print(json.dumps({"seconds": elapsed, "status": result.status, "counts": result.counts,
-                  "maxrss_mb": peak_mb()}))
+                  "maxrss_mb": peak_mb(), "worker_mb": worker_mb}))
 """
 )
 
@@ -114,6 +117,10 @@ def bench() -> list[Result]:
     ours = _run(_OURS, str(our_db), str(xml), str(work / "data"))
     print(f"  ingest outcome: {ours['status']} {ours['counts']}")
     ratio = ours["seconds"] / floor["seconds"]
+    # Both peaks added, as if they had coincided: an upper bound of what the ingest held.
+    total_mb = ours["maxrss_mb"] + ours["worker_mb"]
+    mine, worker = ours["maxrss_mb"], ours["worker_mb"]
+    print(f"  peak memory: ingest {mine:.0f} MB + parse worker {worker:.0f} MB")
     return [
         Result(
             f"gateway ingest, camt.053 {N_ENTRIES:,} entries, seed city",
@@ -132,12 +139,12 @@ def bench() -> list[Result]:
             bare["seconds"],
         ),
         Result(
-            "gateway ingest peak memory (VmHWM)",
-            ours["maxrss_mb"],
+            "gateway ingest peak memory, process + parse worker",
+            total_mb,
             "MB",
             "naive floor peak memory",
             floor["maxrss_mb"],
             f"<= {MEMORY_TARGET_MB} MB",
-            ours["maxrss_mb"] <= MEMORY_TARGET_MB,
+            total_mb <= MEMORY_TARGET_MB,
         ),
     ]

@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from itertools import islice
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import BigInteger, Connection, cast, func, insert, select, update
@@ -421,7 +422,7 @@ ROUND_SIZE = 10_000
 
 def apply_records(
     conn: Connection,
-    records: Sequence[PaymentRecord],
+    records: Iterable[PaymentRecord],
     *,
     source: str,
     raw_file_id: int | None,
@@ -431,40 +432,50 @@ def apply_records(
 ) -> dict[str, int]:
     """Persist, match and allocate a parsed file's records inside the caller's transaction.
 
-    Set-based: one query for known ids; then per round of credits one load of the
-    accounts' lines they mention, matching and allocation in memory, and bulk inserts. A
-    later round sees what earlier rounds paid (same transaction). Reversals go last, so they
-    find originals from the same file. Returns counts by outcome.
+    Set-based, in rounds of ``ROUND_SIZE`` records taken from ``records`` as they come (a
+    list, or a parser still reading the file: nothing needs the whole file at once): per
+    round one query for known ids, one load of the accounts' lines its credits mention,
+    matching and allocation in memory, and bulk inserts. A later round sees what earlier
+    rounds paid (same transaction). Lump sums, debits and reversals go last, so a reversal
+    finds its original from the same file. Returns counts by outcome, ``records`` included.
+    An exception from ``records`` (a bad file found late) propagates, and the caller's
+    rollback leaves nothing of the file.
     """
-    records = [_reversal_identity(r) for r in records]
-    fresh = _drop_known(conn, source, records)
     day = today or business_today()
     counts: dict[str, int] = defaultdict(int)
-    credits = [r for r in fresh if r.direction == "credit" and not r.reversal]
-    lump_sums, credits = _split_lump_sums(credits, collectors)
-    book = AccountBook(conn) if credits else None
-    for start in range(0, len(credits), ROUND_SIZE):
-        plans = _plan_credits(conn, credits[start : start + ROUND_SIZE], day, source, book)
-        _persist(
-            conn,
-            plans,
-            source=source,
-            raw_file_id=raw_file_id,
-            actor=actor,
-            counts=counts,
-            account_ids=book.ids if book else None,
-        )
+    # after all credits: collectors' lump sums, debits, then reversals
+    lump_sums: list[PaymentRecord] = []
+    debits: list[PaymentRecord] = []
+    reversals: list[PaymentRecord] = []
+    book: AccountBook | None = None
+    it = iter(records)
+    while chunk := [_reversal_identity(r) for r in islice(it, ROUND_SIZE)]:
+        counts["records"] += len(chunk)
+        fresh = _drop_known(conn, source, chunk)
+        counts["skipped_known"] += len(chunk) - len(fresh)
+        reversals += [r for r in fresh if r.reversal]
+        debits += [r for r in fresh if r.direction == "debit" and not r.reversal]
+        credits = [r for r in fresh if r.direction == "credit" and not r.reversal]
+        lumps, credits = _split_lump_sums(credits, collectors)
+        lump_sums += lumps
+        if credits:
+            book = book or AccountBook(conn)
+            plans = _plan_credits(conn, credits, day, source, book)
+            _persist(
+                conn,
+                plans,
+                source=source,
+                raw_file_id=raw_file_id,
+                actor=actor,
+                counts=counts,
+                account_ids=book.ids,
+            )
     others = [_plan_lump_sum(r, day) for r in lump_sums]
-    others += [
-        _plan_other(r, day, "rejected", "NOT_A_PAYMENT")
-        for r in fresh
-        if r.direction == "debit" and not r.reversal
-    ]
+    others += [_plan_other(r, day, "rejected", "NOT_A_PAYMENT") for r in debits]
     _persist(conn, others, source=source, raw_file_id=raw_file_id, actor=actor, counts=counts)
-    reversals = _plan_reversals(conn, [r for r in fresh if r.reversal], day)
-    _persist(conn, reversals, source=source, raw_file_id=raw_file_id, actor=actor, counts=counts)
+    planned = _plan_reversals(conn, reversals, day)
+    _persist(conn, planned, source=source, raw_file_id=raw_file_id, actor=actor, counts=counts)
     counts["settlement_lines"] = settle_pending(conn, collectors, today=day)
-    counts["skipped_known"] = len(records) - len(fresh)
     return dict(counts)
 
 

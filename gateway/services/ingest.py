@@ -3,8 +3,10 @@
 The order is what makes it safe:
 1. the bytes go to the content-addressed store and a ``raw_files`` row (committed on its own),
    so nothing that reached us can be lost, whatever happens next;
-2. the whole file is parsed before anything is applied; a parse or control-total error
-   quarantines the file with its reason, and the database keeps only the raw_files row;
+2. the file is parsed; a parse or control-total error quarantines it with its reason, and
+   the database keeps only the raw_files row. A small file is parsed whole before anything
+   is applied; a large one (``connectors.parse_worker``) by a worker process while the
+   rounds already read are applied, so its late error rolls the transaction back first;
 3. payments, allocations, review items and settlements are written in ONE transaction,
    which also flips the file to ``applied``; a failure rolls all of it back.
 The same bytes again are a no-op that says so; payments already known by (source,
@@ -13,6 +15,7 @@ external_id), e.g. from an overlapping re-sent statement, are skipped one by one
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,12 +24,15 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from connectors.formats import FormatError, detect_format, get_format
+from connectors.formats.base import Format
+from connectors.parse_worker import WORKER_MIN_BYTES, parse_in_worker
 from gateway.collectors import load_collectors
 from gateway.db import bulk_transaction
 from gateway.gcpause import gc_paused
 from gateway.logging import get_logger
 from gateway.services import rawstore
 from gateway.settings import Settings
+from reconciliation.model import PaymentRecord
 from reconciliation.service import apply_records
 from schemas.tables import raw_files
 
@@ -97,10 +103,10 @@ def _ingest(
     source: str | None,
     fmt: str,
 ) -> IngestResult:
-    # The bytes travel in a box so that, once parsed, the last reference can be dropped: a
-    # 100,000-entry statement should not hold its 60 MB of XML while it is being applied.
+    # The bytes travel in a box so that the last reference can be dropped once they are
+    # stored: a 100,000-entry statement should not hold its 60 MB of XML while it is applied.
     data = box.pop()
-    sha, _ = rawstore.store(settings.raw_dir, data)
+    sha, path = rawstore.store(settings.raw_dir, data)
     known = _known(engine, sha)
     if known is not None and known.status == "applied":
         return IngestResult(filename, sha, "duplicate", known.format, records=known.records or 0)
@@ -109,27 +115,48 @@ def _ingest(
         return IngestResult(filename, sha, "duplicate", None)
     try:
         parser = detect_format(data) if fmt in ("auto", "", None) else get_format(fmt)
-        with gc_paused():
-            records = list(parser.parse(data))
+        records = _records(parser, data, path)
     except FormatError as exc:
         return _quarantine(engine, raw_id, filename, sha, None, str(exc))
     del data
-    if not records:
-        return _quarantine(engine, raw_id, filename, sha, parser.name, "the file holds no records")
     try:
         with gc_paused():
             counts = _apply(engine, settings, records, raw_id, source or parser.name, parser.name)
+    except _NoRecords as exc:
+        return _quarantine(engine, raw_id, filename, sha, parser.name, str(exc))
+    except FormatError as exc:  # found by a worker still reading the file: all rolled back
+        return _quarantine(engine, raw_id, filename, sha, None, str(exc))
     except Exception as exc:
         log.error("ingest failed", file_sha=sha[:12], exc_info=exc)
         reason = f"internal error while applying ({type(exc).__name__}); nothing applied"
         _mark(engine, raw_id, status="received", reason=reason, fmt=parser.name)
         return IngestResult(filename, sha, "failed", parser.name, reason)
-    log.info("ingested", file_sha=sha[:12], format=parser.name, records=len(records), **counts)
-    return IngestResult(filename, sha, "applied", parser.name, None, len(records), counts)
+    n = counts.pop("records")
+    log.info("ingested", file_sha=sha[:12], format=parser.name, records=n, **counts)
+    return IngestResult(filename, sha, "applied", parser.name, None, n, counts)
+
+
+class _NoRecords(FormatError):
+    """A well-formed file with nothing to apply: quarantined, since no sender means that."""
+
+
+def _records(parser: Format, data: bytes, path: Path) -> Iterable[PaymentRecord]:
+    """The file's records: parsed here and now (its bad file raises at once), or, for a
+    large file, an iterator fed by a worker process that parses while the apply runs (see
+    ``connectors.parse_worker``; its bad file raises while the apply iterates)."""
+    if len(data) >= WORKER_MIN_BYTES:
+        return parse_in_worker(path, parser.name)
+    with gc_paused():
+        return list(parser.parse(data))
 
 
 def _apply(
-    engine: Engine, settings: Settings, records: list, raw_id: int, source: str, fmt: str
+    engine: Engine,
+    settings: Settings,
+    records: Iterable[PaymentRecord],
+    raw_id: int,
+    source: str,
+    fmt: str,
 ) -> dict[str, int]:
     with bulk_transaction(engine, INGEST_CACHE_MB) as conn:
         counts = apply_records(
@@ -140,13 +167,15 @@ def _apply(
             actor="ingest",
             collectors=load_collectors(settings),
         )
+        if not counts.get("records"):
+            raise _NoRecords("the file holds no records")  # rolls back the settlement pass
         conn.execute(
             update(raw_files)
             .where(raw_files.c.id == raw_id)
             .values(
                 status="applied",
                 format=fmt,
-                records=len(records),
+                records=counts["records"],
                 reason=None,
                 processed_at=datetime.now(UTC),
             )

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 
+import pytest
 from sqlalchemy import func, select
 
+import gateway.services.ingest as ingest_service
+import reconciliation.service as reconciliation_service
+from connectors.parse_worker import WorkerFailed, parse_in_worker
 from fixtures.writers.camt import write_camt053
 from fixtures.writers.entries import StatementMeta, WriterEntry
 from gateway.services import rawstore
@@ -206,3 +211,82 @@ def test_check_digit_typo_goes_to_review_with_the_correction_as_candidate(engine
         item = conn.execute(select(review_items)).one()
     assert pay.status == "review" and pay.account_no is None
     assert ACC_MARIA in [c["account_no"] for c in item.candidates]
+
+
+# --- large files: parsed by a worker process while the rounds are applied -------------------
+
+
+@pytest.fixture
+def through_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file goes through the parse worker, in rounds of one record, so that rounds are
+    applied before the worker has read the end of the file."""
+    monkeypatch.setattr(ingest_service, "WORKER_MIN_BYTES", 0)
+    monkeypatch.setattr(ingest_service, "parse_in_worker", partial(parse_in_worker, batch=1))
+    monkeypatch.setattr(reconciliation_service, "ROUND_SIZE", 1)
+
+
+def test_file_read_by_the_worker_is_applied_like_any_other(
+    engine, settings, through_worker
+) -> None:
+    load_tiny_city(engine)
+    data = _statement(
+        WriterEntry(amount=100, booking_date=DAY, acct_svcr_ref="W1", remittance=f"c/p {ACC_ION}"),
+        WriterEntry(
+            amount=200, booking_date=DAY, acct_svcr_ref="W2", remittance=f"c/p {ACC_MARIA}"
+        ),
+    )
+    result = ingest_bytes(engine, settings, data, filename="w.xml", source="bank")
+    assert (result.status, result.records, result.counts["allocated"]) == ("applied", 2, 2)
+    with engine.connect() as conn:
+        raw = conn.execute(select(raw_files)).one()
+        placed = dict(conn.execute(select(payments.c.external_id, payments.c.account_no)).all())
+    assert (raw.status, raw.records) == ("applied", 2)
+    assert placed == {"W1": ACC_ION, "W2": ACC_MARIA}
+
+
+def test_error_found_by_the_worker_at_the_end_rolls_back_every_round(
+    engine, settings, through_worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load_tiny_city(engine)
+    entries = [
+        WriterEntry(
+            amount=100, booking_date=DAY, acct_svcr_ref=f"E{i}", remittance=f"c/p {ACC_ION}"
+        )
+        for i in range(3)
+    ]
+    meta = StatementMeta(iban=META.iban, statement_id="BAD", closing_balance=1)
+    data = write_camt053(entries, meta, version="001.08")  # balances checked after the entries
+    persisted: list[int] = []
+    real_persist = reconciliation_service._persist
+
+    def persist(conn, plans, **kw):  # type: ignore[no-untyped-def]
+        real_persist(conn, plans, **kw)
+        persisted.append(len(plans))
+
+    monkeypatch.setattr(reconciliation_service, "_persist", persist)
+    result = ingest_bytes(engine, settings, data, filename="bad.xml", source="bank")
+    assert sum(persisted) == 3  # every entry was written in its round before the error came
+    assert result.status == "quarantined" and "balances do not agree" in (result.reason or "")
+    assert _counts(engine) == {"payments": 0, "allocations": 0, "review_items": 0}
+    with engine.connect() as conn:
+        raw = conn.execute(select(raw_files)).one()
+    assert raw.status == "quarantined" and rawstore.load(settings.raw_dir, raw.sha256) == data
+
+
+def test_a_failing_worker_leaves_the_file_to_be_retried(
+    engine, settings, through_worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load_tiny_city(engine)
+    monkeypatch.setattr(ingest_service, "parse_in_worker", _dead_worker)
+    data = _statement(WriterEntry(amount=100, booking_date=DAY, acct_svcr_ref="F1"))
+    result = ingest_bytes(engine, settings, data, filename="f.xml", source="bank")
+    assert result.status == "failed" and "WorkerFailed" in (result.reason or "")
+    assert _counts(engine)["payments"] == 0
+    with engine.connect() as conn:
+        assert conn.execute(select(raw_files.c.status)).scalar_one() == "received"
+
+
+def _dead_worker(path, fmt):  # type: ignore[no-untyped-def]
+    """A worker that reads one record, then dies."""
+    yield from list(parse_in_worker(path, fmt))[:1]
+    raise WorkerFailed("parse worker exited with code -9")

@@ -1,0 +1,57 @@
+"""The parse worker gives exactly what the format's own parse gives, or the same error."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from connectors.formats import FormatError, get_format
+from connectors.parse_worker import WorkerFailed, parse_in_worker
+from fixtures.writers.camt import write_camt053
+from fixtures.writers.entries import StatementMeta, WriterEntry
+
+SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "samples"
+
+
+@pytest.mark.parametrize(
+    "sample", sorted((SAMPLES / "camt053").glob("*.xml")), ids=lambda p: p.name
+)
+def test_worker_records_equal_the_in_process_parse(sample: Path) -> None:
+    expected = list(get_format("camt053").parse(sample.read_bytes()))
+    assert list(parse_in_worker(sample, "camt053")) == expected
+
+
+def test_more_records_than_one_batch_arrive_in_order(tmp_path: Path) -> None:
+    day = date(2026, 11, 20)
+    entries = [WriterEntry(100 + i, day, acct_svcr_ref=f"R{i:05d}") for i in range(4500)]
+    path = tmp_path / "big.xml"
+    path.write_bytes(
+        write_camt053(entries, StatementMeta(iban="MD24AG000225100013104168", statement_id="S1"))
+    )
+    got = list(parse_in_worker(path, "camt053"))
+    assert [r.external_id for r in got] == [f"R{i:05d}" for i in range(4500)]
+    assert [r.amount for r in got] == [100 + i for i in range(4500)]
+
+
+def test_a_bad_file_raises_the_same_format_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.xml"
+    path.write_bytes(b"<?xml version='1.0'?><Document xmlns='urn:x'><Unclosed></Document>")
+    with pytest.raises(FormatError) as in_process:
+        list(get_format("camt053").parse(path.read_bytes()))
+    with pytest.raises(FormatError) as in_worker:
+        list(parse_in_worker(path, "camt053"))
+    assert str(in_worker.value) == str(in_process.value)
+
+
+def test_a_worker_that_cannot_read_its_file_is_a_worker_failure(tmp_path: Path) -> None:
+    with pytest.raises(WorkerFailed, match="FileNotFoundError"):
+        list(parse_in_worker(tmp_path / "missing.xml", "camt053"))
+
+
+def test_abandoning_the_iterator_stops_the_worker(tmp_path: Path) -> None:
+    sample = sorted((SAMPLES / "camt053").glob("*.xml"))[0]
+    records = parse_in_worker(sample, "camt053")
+    next(records)
+    records.close()  # runs the cleanup: the worker is killed or has exited, never left behind

@@ -218,6 +218,10 @@ class LoopWriter:
         self.loop = loop
         self.pending: list[tuple[Callable[[Connection], Any], asyncio.Future]] = []
         self.running = False
+        #: The writer's connection, kept while there is work: taking one from the pool and
+        #: setting its pragmas per batch cost Python work in a worker thread, and every
+        #: trip there waits for the GIL while the loop is busy.
+        self.conn: Connection | None = None
 
     async def run(self, fn: Callable[[Connection], T]) -> T:
         fut: asyncio.Future = self.loop.create_future()
@@ -235,6 +239,7 @@ class LoopWriter:
                 await self._commit(batch)
         finally:
             self.running = False
+            self._release()
 
     async def _commit(
         self, batch: list[tuple[Callable[[Connection], Any], asyncio.Future]]
@@ -262,15 +267,26 @@ class LoopWriter:
                 _writer.conn = None
             await anyio.to_thread.run_sync(conn.commit)
             return done
-        finally:
-            await anyio.to_thread.run_sync(conn.close)  # rolls back if not committed
+        except BaseException:
+            self._release()  # rolls back what was not committed
+            raise
 
     def _begin(self) -> Connection:
-        conn = self.engine.connect()
-        conn.begin()
-        for pragma in SQLITE_PRAGMAS:
-            conn.connection.driver_connection.execute(pragma)
-        return conn
+        """BEGIN IMMEDIATE on the kept connection (opened when needed); in a worker thread,
+        as it may wait for another process's write lock."""
+        if self.conn is None:
+            self.conn = self.engine.connect()
+            for pragma in SQLITE_PRAGMAS:
+                self.conn.connection.driver_connection.execute(pragma)
+        self.conn.begin()
+        return self.conn
+
+    def _release(self) -> None:
+        """Give the connection back to the pool, on the loop thread: after a commit there is
+        nothing to roll back, and a rollback never waits for a lock."""
+        if self.conn is not None:
+            conn, self.conn = self.conn, None
+            conn.close()
 
 
 def _savepoint(raw: Any, conn: Connection, fn: Callable[[Connection], Any], fut: Any):  # type: ignore[no-untyped-def]

@@ -54,7 +54,7 @@ from zoneinfo import ZoneInfo
 import anyio.to_thread
 import msgspec
 from sqlalchemy import Connection, Engine, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from gateway.services.accounts import (
     SQLITE_PRAGMAS,
@@ -199,18 +199,23 @@ class GroupCommit:
 
 
 _writer = threading.local()
+#: How long a writer waits for another process's write lock (gateway.db's busy timeout).
+BUSY_TIMEOUT_MS = 30_000
 
 
 class LoopWriter:
     """The event loop's SQLite writer: statements on the loop thread, waits in worker threads.
 
     Same batching as ``GroupCommit``, but the jobs run on the event loop thread itself and
-    only ``BEGIN IMMEDIATE`` (which may wait for another process's lock) and ``COMMIT`` (the
-    fsync) go to a worker thread. Why: a writer thread hands the GIL back and forth with the
-    event loop on every SQLite call (sqlite3 releases it around each statement), and under
-    load each hand-back waits for the interpreter's switch interval; measured, that convoy
-    and not SQLite was what limited posting. A payment's statements take a few hundred
-    microseconds of CPU, less than the HTTP work around them, so the loop can afford them.
+    only ``COMMIT`` (the fsync) goes to a worker thread, with ``BEGIN IMMEDIATE`` when another
+    process holds the write lock (the writer's connection does not wait for locks, so BEGIN
+    is tried on the loop first and handed to a thread that may wait only when it fails).
+    Why: a writer thread hands the GIL back and forth with the event loop on every SQLite
+    call (sqlite3 releases it around each statement), and under load each hand-back waits for
+    the interpreter's switch interval; measured, that convoy and not SQLite was what limited
+    posting, and every trip to a worker thread still costs a wake-up and a GIL hand-off. A
+    payment's statements take a few hundred microseconds of CPU, less than the HTTP work
+    around them, so the loop can afford them.
     """
 
     def __init__(self, engine: Engine, loop: asyncio.AbstractEventLoop) -> None:
@@ -257,7 +262,7 @@ class LoopWriter:
                 fut.set_exception(error)
 
     async def _run_batch(self, batch: list[tuple[Callable[[Connection], Any], asyncio.Future]]):  # type: ignore[no-untyped-def]
-        conn = await anyio.to_thread.run_sync(self._begin)
+        conn = await self._begin()
         try:
             raw = conn.connection.driver_connection
             _writer.conn = conn
@@ -271,15 +276,36 @@ class LoopWriter:
             self._release()  # rolls back what was not committed
             raise
 
-    def _begin(self) -> Connection:
-        """BEGIN IMMEDIATE on the kept connection (opened when needed); in a worker thread,
-        as it may wait for another process's write lock."""
+    async def _begin(self) -> Connection:
+        """BEGIN IMMEDIATE on the kept connection: on the loop when the write lock is free
+        (the usual case: this process is SQLite's only writer), else in a worker thread that
+        waits for it like any other writer."""
+        conn = self._connection()
+        try:
+            conn.begin()
+        except OperationalError:  # SQLITE_BUSY at once: another writer holds the lock
+            await anyio.to_thread.run_sync(self._begin_waiting, conn)
+        return conn
+
+    def _connection(self) -> Connection:
+        """The kept connection, opened with the API's pragmas and no busy wait."""
         if self.conn is None:
-            self.conn = self.engine.connect()
+            conn = self.engine.connect()
+            raw = conn.connection.driver_connection
             for pragma in SQLITE_PRAGMAS:
-                self.conn.connection.driver_connection.execute(pragma)
-        self.conn.begin()
+                raw.execute(pragma)
+            raw.execute("PRAGMA busy_timeout=0")
+            self.conn = conn
         return self.conn
+
+    @staticmethod
+    def _begin_waiting(conn: Connection) -> None:
+        raw = conn.connection.driver_connection
+        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        try:
+            conn.begin()
+        finally:
+            raw.execute("PRAGMA busy_timeout=0")
 
     def _release(self) -> None:
         """Give the connection back to the pool, on the loop thread: after a commit there is

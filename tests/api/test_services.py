@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import threading
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 
+from gateway.db import make_engine
 from gateway.services.agents import add_agent, load_agent
-from gateway.services.payments import PaymentInput, post_payment
+from gateway.services.payments import PaymentInput, post_payment, write_async
 from schemas.tables import allocations, payments
 from tests.api.conftest import A1, A2, insert_city, now_iso
 
@@ -39,3 +43,36 @@ def test_threads_posting_directly_store_each_payment_once(engine: Engine) -> Non
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(payments)).scalar_one() == 12
         assert conn.execute(select(func.sum(allocations.c.amount))).scalar_one() == 12 * 500
+
+
+def test_loop_writer_waits_for_another_writer_without_blocking_the_loop(tmp_path: Path) -> None:
+    """Another process holds SQLite's write lock: the batch waits in a thread, the loop runs."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    other = sqlite3.connect(tmp_path / "w.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # as a CLI ingest would
+
+    async def scenario() -> tuple[int, int]:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        tick_task = asyncio.create_task(ticker())
+        asyncio.get_running_loop().call_later(0.3, other.execute, "COMMIT")
+        n = await write_async(
+            engine, lambda c: c.exec_driver_sql("INSERT INTO t VALUES (1)").rowcount
+        )
+        tick_task.cancel()
+        return n, ticks
+
+    inserted, ticks = asyncio.run(scenario())
+    assert inserted == 1 and ticks >= 10  # the loop kept running while the writer waited
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar_one() == 1
+    other.close()
+    engine.dispose()

@@ -7,6 +7,8 @@ and noisy: absolute times drift, ratios much less.
 from __future__ import annotations
 
 import inspect
+import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,3 +51,24 @@ def peak_mb() -> float:
 
 #: Python source defining ``peak_mb()``, for benchmark child processes run with ``-c``.
 PEAK_MB_SOURCE = "\n" + inspect.getsource(peak_mb)
+
+
+def children_peak_mb(stop: threading.Event, out: list[float], every: float = 0.05) -> None:
+    """Until ``stop``: the largest VmHWM among this process's children, into ``out[0]``.
+
+    Sampled from /proc (a high-water mark, so any sample after a child's peak sees it).
+    Not RUSAGE_CHILDREN: Linux starts a child's ru_maxrss at its parent's size at fork.
+    """
+    me = os.getpid()
+    while not stop.wait(every):
+        for task in os.listdir(f"/proc/{me}/task"):
+            try:
+                with open(f"/proc/{me}/task/{task}/children") as fh:
+                    kids = fh.read().split()
+                for kid in kids:
+                    with open(f"/proc/{kid}/status") as fh:
+                        for line in fh:
+                            if line.startswith("VmHWM:"):
+                                out[0] = max(out[0], int(line.split()[1]) / 1024)
+            except OSError:  # a child or thread that ended meanwhile
+                continue

@@ -87,13 +87,17 @@ settings = Settings(database_url=f"sqlite:///{db}", data_dir=Path(data_dir), log
 from gateway.logging import configure_logging
 configure_logging("WARNING", json=True)
 engine = make_engine(settings.database_url)
+import threading
+from bench.common import children_peak_mb
+stop, worker = threading.Event(), [0.0]
+sampler = threading.Thread(target=children_peak_mb, args=(stop, worker), daemon=True)
+sampler.start()
 t0 = time.perf_counter()
 result = ingest_path(engine, settings, Path(xml), source="bench")
 elapsed = time.perf_counter() - t0
-import resource
-worker_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+stop.set(); sampler.join()
 print(json.dumps({"seconds": elapsed, "status": result.status, "counts": result.counts,
-                  "maxrss_mb": peak_mb(), "worker_mb": worker_mb}))
+                  "maxrss_mb": peak_mb(), "worker_mb": worker[0]}))
 """
 )
 

@@ -114,7 +114,7 @@ def _work(path: str, fmt: str, size: int, out: IO[bytes]) -> None:
     gc.disable()  # records are not cyclic; collections would walk them for nothing
     try:
         batch: list[PaymentRecord] = []
-        for record in get_format(fmt).parse(Path(path).read_bytes()):
+        for record in get_format(fmt).parse_file(Path(path)):
             batch.append(record)
             if len(batch) >= size:
                 send("records", batch)

@@ -17,6 +17,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import ClassVar
 
 from reconciliation.model import PaymentRecord
@@ -45,6 +46,11 @@ class Format:
     def parse(self, data: bytes) -> Iterator[PaymentRecord]:
         """Every payment record in ``data``; raises ``FormatError`` for a bad file."""
         raise NotImplementedError
+
+    def parse_file(self, path: Path) -> Iterator[PaymentRecord]:
+        """``parse`` of a stored file; a format that can stream it from disk overrides this
+        (the parse worker uses it, so a large file is never held whole in memory)."""
+        return self.parse(path.read_bytes())
 
     def __repr__(self) -> str:
         return f"<format {self.name}>"

@@ -40,6 +40,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from lxml import etree
@@ -187,11 +188,11 @@ def _first(idx: dict[str, list[Any]], path: str) -> Any:
     return found[0] if found else None
 
 
-def _sniff(data: bytes) -> tuple[str, str]:
+def _sniff(source: bytes | Path) -> tuple[str, str]:
     """(kind, version) from the root element, refusing DOCTYPEs before the body is read."""
     parser_args = _parser_args()
     try:
-        for _, el in etree.iterparse(io.BytesIO(data), events=("start",), **parser_args):
+        for _, el in etree.iterparse(_open(source), events=("start",), **parser_args):
             if el.getroottree().docinfo.doctype:
                 raise FormatError("XML with a DOCTYPE declaration is refused (entities, DTDs)")
             ns = el.tag[1:].partition("}")[0] if el.tag.startswith("{") else ""
@@ -228,10 +229,19 @@ def _xml_reason(exc: Exception) -> str:
     return f"line {line}: {msg}" if line else msg
 
 
-class CamtDocument:
-    """One camt document, read lazily; ``statements`` fills in as ``records`` is consumed."""
+def _open(source: bytes | Path) -> Any:
+    """What iterparse reads: the bytes, or the file itself, streamed from disk by libxml2."""
+    return io.BytesIO(source) if isinstance(source, bytes) else str(source)
 
-    def __init__(self, data: bytes, expect_kind: str | None = None) -> None:
+
+class CamtDocument:
+    """One camt document, read lazily; ``statements`` fills in as ``records`` is consumed.
+
+    ``data`` is the file's bytes, or the path of a stored file (read as it is parsed, so a
+    100,000-entry statement is never held whole in memory).
+    """
+
+    def __init__(self, data: bytes | Path, expect_kind: str | None = None) -> None:
         self.data = data
         self.kind, self.version = _sniff(data)
         if expect_kind and self.kind != expect_kind:
@@ -249,7 +259,7 @@ class CamtDocument:
         block = _ROOTS[self.kind][1]
         tags = [f"{{{ns}}}{name}" for name in (block, "Bal", "Ntry")]
         events = etree.iterparse(
-            io.BytesIO(self.data), events=("start", "end"), tag=tags, **_parser_args()
+            _open(self.data), events=("start", "end"), tag=tags, **_parser_args()
         )
         entry_no = 0
         info = StatementInfo(self.kind, self.version)

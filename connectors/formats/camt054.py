@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 from connectors.formats.base import Format, register
 from connectors.formats.camt import CamtDocument
@@ -20,6 +21,9 @@ class Camt054Format(Format):
 
     def parse(self, data: bytes) -> Iterator[PaymentRecord]:
         return CamtDocument(data, expect_kind="054").records()
+
+    def parse_file(self, path: Path) -> Iterator[PaymentRecord]:
+        return CamtDocument(path, expect_kind="054").records()
 
 
 CAMT054 = register(Camt054Format())

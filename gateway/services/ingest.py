@@ -115,10 +115,11 @@ def _ingest(
         return IngestResult(filename, sha, "duplicate", None)
     try:
         parser = detect_format(data) if fmt in ("auto", "", None) else get_format(fmt)
-        records = _records(parser, data, path)
+        box.append(data)  # the box holds the only reference, for _records to let go of
+        del data
+        records = _records(parser, box, path)
     except FormatError as exc:
         return _quarantine(engine, raw_id, filename, sha, None, str(exc))
-    del data
     try:
         with gc_paused():
             counts = _apply(engine, settings, records, raw_id, source or parser.name, parser.name)
@@ -140,11 +141,14 @@ class _NoRecords(FormatError):
     """A well-formed file with nothing to apply: quarantined, since no sender means that."""
 
 
-def _records(parser: Format, data: bytes, path: Path) -> Iterable[PaymentRecord]:
+def _records(parser: Format, box: list[bytes], path: Path) -> Iterable[PaymentRecord]:
     """The file's records: parsed here and now (its bad file raises at once), or, for a
     large file, an iterator fed by a worker process that parses while the apply runs (see
-    ``connectors.parse_worker``; its bad file raises while the apply iterates)."""
+    ``connectors.parse_worker``; its bad file raises while the apply iterates). Either way
+    the bytes are let go of here: the worker reads the stored file itself."""
+    data = box.pop()
     if len(data) >= WORKER_MIN_BYTES:
+        del data
         return parse_in_worker(path, parser.name)
     with gc_paused():
         return list(parser.parse(data))

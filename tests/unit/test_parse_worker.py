@@ -15,12 +15,25 @@ from fixtures.writers.entries import StatementMeta, WriterEntry
 SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "samples"
 
 
-@pytest.mark.parametrize(
-    "sample", sorted((SAMPLES / "camt053").glob("*.xml")), ids=lambda p: p.name
-)
-def test_worker_records_equal_the_in_process_parse(sample: Path) -> None:
-    expected = list(get_format("camt053").parse(sample.read_bytes()))
-    assert list(parse_in_worker(sample, "camt053")) == expected
+_SAMPLES = [
+    (fmt, path)
+    for fmt in ("camt053", "camt054", "mt940", "post_registry", "terminal", "compensation")
+    for path in sorted((SAMPLES / fmt).iterdir())
+    if not path.name.endswith((".expected.jsonl", ".md"))
+]
+
+
+@pytest.mark.parametrize(("fmt", "sample"), _SAMPLES, ids=lambda x: getattr(x, "name", x))
+def test_worker_records_equal_the_in_process_parse(fmt: str, sample: Path) -> None:
+    expected = list(get_format(fmt).parse(sample.read_bytes()))
+    assert list(parse_in_worker(sample, fmt)) == expected
+
+
+def test_camt_read_from_its_file_equals_camt_read_from_bytes() -> None:
+    for fmt in ("camt053", "camt054"):
+        for sample in sorted((SAMPLES / fmt).glob("*.xml")):
+            by_bytes = list(get_format(fmt).parse(sample.read_bytes()))
+            assert list(get_format(fmt).parse_file(sample)) == by_bytes, sample.name
 
 
 def test_more_records_than_one_batch_arrive_in_order(tmp_path: Path) -> None:

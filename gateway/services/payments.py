@@ -308,10 +308,15 @@ class LoopWriter:
             raw.execute("PRAGMA busy_timeout=0")
 
     def _release(self) -> None:
-        """Give the connection back to the pool, on the loop thread: after a commit there is
-        nothing to roll back, and a rollback never waits for a lock."""
+        """Give the connection back to the pool, on the loop thread (after a commit there is
+        nothing to roll back, and a rollback never waits for a lock), waiting for locks again
+        like every other connection of the pool."""
         if self.conn is not None:
             conn, self.conn = self.conn, None
+            try:
+                conn.connection.driver_connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            except Exception:  # a broken connection: not to be handed out again
+                conn.invalidate()
             conn.close()
 
 

@@ -74,5 +74,7 @@ def test_loop_writer_waits_for_another_writer_without_blocking_the_loop(tmp_path
     assert inserted == 1 and ticks >= 10  # the loop kept running while the writer waited
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar_one() == 1
+        # the writer's connection went back to the pool waiting for locks again
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 30_000
     other.close()
     engine.dispose()

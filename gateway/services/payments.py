@@ -309,12 +309,15 @@ class LoopWriter:
 
     def _release(self) -> None:
         """Give the connection back to the pool, on the loop thread (after a commit there is
-        nothing to roll back, and a rollback never waits for a lock), waiting for locks again
-        like every other connection of the pool."""
+        nothing to roll back, and a rollback never waits for a lock), waiting for locks and
+        spilling temporary data to disk again like every other connection of the pool (a
+        bulk job on it may sort more than memory should hold)."""
         if self.conn is not None:
             conn, self.conn = self.conn, None
             try:
-                conn.connection.driver_connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                raw = conn.connection.driver_connection
+                raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                raw.execute("PRAGMA temp_store=DEFAULT")
             except Exception:  # a broken connection: not to be handed out again
                 conn.invalidate()
             conn.close()

@@ -76,5 +76,6 @@ def test_loop_writer_waits_for_another_writer_without_blocking_the_loop(tmp_path
         assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar_one() == 1
         # the writer's connection went back to the pool waiting for locks again
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 30_000
+        assert conn.exec_driver_sql("PRAGMA temp_store").scalar_one() == 0
     other.close()
     engine.dispose()

@@ -118,6 +118,9 @@ def allocate(
     """
     if not isinstance(amount, int) or amount <= 0:
         raise AllocationError(f"payment amount must be positive bani, got {amount!r}")
+    if invoice_no is None and not services:  # the common case: one pass over the lines
+        rows = _fill(amount, _ordered_buckets(lines, policy, account_no))
+        return _with_advance(account_no, amount, rows, None, None)
     own = [ln for ln in lines if ln.account_no == account_no]
     if invoice_no is not None:
         own = [ln for ln in own if ln.invoice_no == invoice_no]
@@ -163,8 +166,11 @@ def _single_provider(lines: Sequence[OpenLine]) -> str | None:
     return providers.pop() if len(providers) == 1 else None
 
 
-def _ordered_buckets(lines: Iterable[OpenLine], policy: AllocationPolicy) -> list[list[OpenLine]]:
-    """Lines with something open, grouped into buckets paid one after another.
+def _ordered_buckets(
+    lines: Iterable[OpenLine], policy: AllocationPolicy, account_no: str | None = None
+) -> list[list[OpenLine]]:
+    """Lines with something open (of ``account_no`` only, when given), grouped into buckets
+    paid one after another.
 
     Inside a bucket lines keep line-id order, so the split's tie-break (earlier part first) does
     not depend on the order the caller loaded them in: the same day always rebuilds the same.
@@ -173,7 +179,7 @@ def _ordered_buckets(lines: Iterable[OpenLine], policy: AllocationPolicy) -> lis
     ranked = bool(policy.provider_priority)
     within = policy.priority_within_period
     for ln in lines:
-        if ln.open_amount <= 0:
+        if ln.open_amount <= 0 or (account_no is not None and ln.account_no != account_no):
             continue
         key: object = ln.period
         if ranked:
@@ -210,18 +216,16 @@ def _fill(amount: int, buckets: Sequence[Sequence[OpenLine]]) -> list[Allocation
         else:
             # Largest remainder never exceeds a weight when total < sum(weights).
             parts = split(remaining, weights)
-        for ln, part in zip(bucket, parts, strict=True):
-            if part:
-                rows.append(_row(ln, part))
+        # One row per line paid, built in a comprehension with tuple.__new__ (the fields in
+        # AllocationRow order; ln[4:6] is service and provider code): this runs for every
+        # allocated line, a million times a day.
+        rows += [
+            _new(AllocationRow, (ln.account_no, ln.line_id, ln.invoice_no, *ln[4:6], part))
+            for ln, part in zip(bucket, parts, strict=True)
+            if part
+        ]
         remaining -= min(remaining, due)
     return rows
-
-
-def _row(ln: OpenLine, amount: int) -> AllocationRow:
-    # tuple.__new__ with the fields in order: this runs once per allocated line, a million
-    # times a day, and skips the named tuple's keyword-handling constructor.
-    fields = (ln.account_no, ln.line_id, ln.invoice_no, ln.service_code, ln.provider_code, amount)
-    return _new(AllocationRow, fields)
 
 
 _new = tuple.__new__

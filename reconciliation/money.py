@@ -99,20 +99,19 @@ def split(total: int, weights: Sequence[int]) -> list[int]:
     _require_int(total)
     if total < 0:
         return [-p for p in split(-total, weights)]
-    if any(w < 0 for w in weights):
+    if weights and min(weights) < 0:
         raise MoneyError("split weights must be non-negative")
     weight_sum = sum(weights)
     if weight_sum == 0:
         raise MoneyError("cannot split by all-zero weights")
-    parts = []
-    remainders = []
-    for i, w in enumerate(weights):
-        q, r = divmod(total * w, weight_sum)
-        parts.append(q)
-        remainders.append((-r, i))
+    # Comprehensions, not a loop of divmod: the allocator splits every partial payment.
+    shares = [total * w for w in weights]
+    parts = [share // weight_sum for share in shares]
     left = total - sum(parts)
-    for _, i in sorted(remainders)[:left]:
-        parts[i] += 1
+    if left:
+        by_remainder = sorted(range(len(shares)), key=lambda i: -(shares[i] % weight_sum))
+        for i in by_remainder[:left]:  # a stable sort: ties keep the earlier part first
+            parts[i] += 1
     return parts
 
 

@@ -87,3 +87,22 @@ def test_split_is_deterministic_ties_to_earlier_part() -> None:
     assert split(1, [0, 5]) == [0, 1]
     with pytest.raises(MoneyError):
         split(10, [0, 0])
+
+
+def _largest_remainder(total: int, weights: list[int]) -> list[int]:
+    """The textbook method, spelt out: floor shares, then one ban each to the largest
+    remainders, ties to the earlier part."""
+    wsum = sum(weights)
+    parts = [total * w // wsum for w in weights]
+    order = sorted(range(len(weights)), key=lambda i: (-(total * weights[i] % wsum), i))
+    for i in order[: total - sum(parts)]:
+        parts[i] += 1
+    return parts
+
+
+@given(
+    st.integers(min_value=0, max_value=10**9),
+    st.lists(st.integers(min_value=0, max_value=10**7), min_size=1, max_size=30).filter(any),
+)
+def test_split_is_the_largest_remainder_method(total: int, weights: list[int]) -> None:
+    assert split(total, weights) == _largest_remainder(total, weights)

@@ -8,7 +8,10 @@ because the pipeline quarantines a file on the first error and an accountant rea
 
 ``parse`` is a generator. A check that needs the whole file (control totals, balances) can
 fail after some records were yielded, so callers must consume every record before acting
-on any of them; the ingest pipeline does (nothing half-applied).
+on any of them, or act inside a transaction they roll back on the error: the ingest does
+one or the other (a large file is applied while its parse worker reads it; see
+``connectors.parse_worker``), so nothing is half-applied. ``parse_file(path)`` is the same
+parse of a stored file; camt streams it from disk.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A 100,000-entry statement takes a few seconds of pure-Python parsing, a sixth of its ingest;
 the matching, allocation and database writes that follow need the same interpreter. So a
-file of ``WORKER_MIN_BYTES`` or more is parsed by the format's own ``parse(bytes)`` in a
+file of ``WORKER_MIN_BYTES`` or more is parsed by the format's own ``parse_file`` in a
 separate process, which reads the raw file as stored (content-addressed, immutable) and
 hands records over in batches, while the ingest applies the rounds it already has. Smaller
 files are parsed in the ingest's own process, where a worker's start-up would cost more
@@ -58,8 +58,9 @@ def parse_in_worker(path: Path, fmt: str, batch: int = BATCH) -> Iterator[Paymen
         [sys.executable, "-m", "connectors.parse_worker", str(path), fmt, str(batch)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,  # a crash's traceback is for the log, never for a user
     )
-    assert worker.stdout is not None
+    assert worker.stdout is not None and worker.stderr is not None
     inbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
     reader = threading.Thread(target=_read, args=(worker.stdout, inbox), daemon=True)
     reader.start()
@@ -76,7 +77,7 @@ def parse_in_worker(path: Path, fmt: str, batch: int = BATCH) -> Iterator[Paymen
             if kind == "bad_file":
                 raise FormatError(payload)
             raise WorkerFailed(f"parse worker failed: {payload}")
-        raise WorkerFailed(f"parse worker exited with code {worker.wait()}")
+        raise WorkerFailed(_last_words(worker))
     finally:
         if not answered:
             worker.kill()  # abandoned mid-file: it holds nothing of value
@@ -86,6 +87,16 @@ def parse_in_worker(path: Path, fmt: str, batch: int = BATCH) -> Iterator[Paymen
             worker.kill()
             worker.wait()
         worker.stdout.close()
+        worker.stderr.close()
+
+
+def _last_words(worker: subprocess.Popen[bytes]) -> str:
+    """Why a worker ended without a verdict: its exit code and the last line it printed."""
+    code = worker.wait()
+    assert worker.stderr is not None
+    lines = worker.stderr.read(1 << 16).decode("utf-8", "replace").strip().splitlines()
+    last = f": {lines[-1][:300]}" if lines else ""
+    return f"parse worker exited with code {code}{last}"
 
 
 def _read(stream: IO[bytes], inbox: queue.SimpleQueue[bytes | None]) -> None:

@@ -68,3 +68,12 @@ def test_abandoning_the_iterator_stops_the_worker(tmp_path: Path) -> None:
     records = parse_in_worker(sample, "camt053")
     next(records)
     records.close()  # runs the cleanup: the worker is killed or has exited, never left behind
+
+
+def test_a_worker_that_crashes_says_why_without_a_traceback(tmp_path: Path) -> None:
+    sample = sorted((SAMPLES / "camt053").glob("*.xml"))[0]
+    with pytest.raises(WorkerFailed) as failed:  # its command line is broken: it dies at once
+        list(parse_in_worker(sample, "camt053", batch="many"))  # type: ignore[arg-type]
+    message = str(failed.value)
+    assert "exited with code 1" in message and "ValueError" in message
+    assert "Traceback" not in message

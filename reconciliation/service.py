@@ -171,7 +171,9 @@ class AccountBook(Mapping[str, AccountInfo]):
             self.asked.add(account_no)
         return info
 
-    def get(self, account_no: str, default: AccountInfo | None = None) -> AccountInfo | None:  # type: ignore[override]
+    def get(  # type: ignore[override]
+        self, account_no: str, default: AccountInfo | None = None
+    ) -> AccountInfo | None:
         # Existence and status only: not noted in ``asked``, and cheaper than Mapping.get
         # (no KeyError); the matcher asks this for every number of every payment.
         info = self._full.get(account_no)
@@ -449,7 +451,8 @@ def apply_records(
     reversals: list[PaymentRecord] = []
     book: AccountBook | None = None
     it = iter(records)
-    while chunk := [_reversal_identity(r) for r in islice(it, ROUND_SIZE)]:
+    seen: dict[str, int] = {}
+    while chunk := [_repeat_identity(_reversal_identity(r), seen) for r in islice(it, ROUND_SIZE)]:
         counts["records"] += len(chunk)
         fresh = _drop_known(conn, source, chunk)
         counts["skipped_known"] += len(chunk) - len(fresh)
@@ -485,6 +488,15 @@ def _reversal_identity(record: PaymentRecord) -> PaymentRecord:
     if record.reversal and not record.external_id.startswith("rvsl:"):
         return replace(record, external_id=f"rvsl:{record.external_id}")
     return record
+
+
+def _repeat_identity(record: PaymentRecord, seen: dict[str, int]) -> PaymentRecord:
+    """A bank reference that appears twice in one file is two entries, not one payment: the
+    second gets ``<id>~2`` (stable, so a re-sent file maps it to the same payment again),
+    and the duplicate check sends it to review for sharing the bank reference."""
+    n = seen.get(record.external_id, 0) + 1
+    seen[record.external_id] = n
+    return record if n == 1 else replace(record, external_id=f"{record.external_id}~{n}")
 
 
 def _drop_known(

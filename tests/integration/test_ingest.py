@@ -290,3 +290,24 @@ def _dead_worker(path, fmt):  # type: ignore[no-untyped-def]
     """A worker that reads one record, then dies."""
     yield from list(parse_in_worker(path, fmt))[:1]
     raise WorkerFailed("parse worker exited with code -9")
+
+
+@pytest.mark.parametrize("round_size", [10_000, 1], ids=["same round", "later round"])
+def test_a_bank_reference_twice_in_one_file_is_kept_twice_and_sent_to_review(
+    engine, settings, monkeypatch: pytest.MonkeyPatch, round_size: int
+) -> None:
+    load_tiny_city(engine)
+    monkeypatch.setattr(reconciliation_service, "ROUND_SIZE", round_size)
+    twice = [
+        WriterEntry(amount=700, booking_date=DAY, acct_svcr_ref="SAME", remittance=f"c/p {ACC_ION}")
+        for _ in range(2)
+    ]
+    result = ingest_bytes(engine, settings, _statement(*twice), filename="t.xml", source="bank")
+    assert result.status == "applied" and result.records == 2
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(payments.c.external_id, payments.c.status).order_by(payments.c.id)
+        ).all()
+        reasons = conn.execute(select(review_items.c.reason)).scalars().all()
+    assert [tuple(r) for r in rows] == [("SAME", "allocated"), ("SAME~2", "review")]
+    assert reasons == ["LIKELY_DUPLICATE"]

@@ -322,11 +322,9 @@ def insert_allocations(
     now = db_value(conn, datetime.now(UTC))
     svc, prov = refs.services.get, refs.providers.get  # get(None) is None: advance rows
     if isinstance(business_day, dict):
-        days = {pid: db_value(conn, d) for pid, d in business_day.items()}
-        day_of = days.__getitem__
+        day_of = {pid: db_value(conn, d) for pid, d in business_day.items()}
     else:
-        one_day = db_value(conn, business_day)
-        day_of = lambda _pid: one_day  # noqa: E731
+        day_of = dict.fromkeys((pid for pid, _ in placed), db_value(conn, business_day))
     # One tuple per row in a comprehension: this runs for every allocated line of a day.
     rows = [
         (
@@ -339,7 +337,7 @@ def insert_allocations(
             row.amount,
             kind or allocation_kind(row),
             None,
-            day_of(pid),
+            day_of[pid],
             created_by,
             now,
         )
@@ -588,14 +586,14 @@ def _persist(
     if not plans:
         return
     now = datetime.now(UTC)
-    stamp = db_value(conn, now)
+    stamp, day = db_value(conn, now), _day_value(conn)
     ids = reserve_ids(conn, payments, len(plans))
     bulk_insert(
         conn,
         payments,
         PAYMENT_COLUMNS,
         [
-            _payment_row(conn, pid, p, source, raw_file_id, stamp)
+            _payment_row(conn, pid, p, source, raw_file_id, stamp, day)
             for pid, p in zip(ids, plans, strict=True)
         ],
     )
@@ -685,16 +683,22 @@ PAYMENT_COLUMNS = (
 
 
 def _payment_row(
-    conn: Connection, pid: int, p: Planned, source: str, raw_file_id: int | None, now: object
+    conn: Connection,
+    pid: int,
+    p: Planned,
+    source: str,
+    raw_file_id: int | None,
+    now: object,
+    day: Callable[[date | None], object],
 ) -> tuple:
-    """The PAYMENT_COLUMNS of one plan, driver-ready (``now`` already is: see ``_persist``)."""
+    """The PAYMENT_COLUMNS of one plan, driver-ready (``now`` already is, ``day`` converts
+    dates: both chosen once per batch in ``_persist``)."""
     r = p.record
     services_json = (
         db_value(conn, [{"service_code": s.service_code, "amount": s.amount} for s in r.services])
         if r.services
         else None
     )
-    day = _day_value(conn)
     return (
         pid,
         source,

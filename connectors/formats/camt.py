@@ -139,16 +139,16 @@ def _trie(ns: str) -> dict[str, _Step]:
     return root
 
 
-def _index(el: Any, ns: str) -> dict[str, list[Any]]:
+def _index(el: Any, root: dict[str, _Step]) -> dict[str, list[Any]]:
     """The descendants of ``el`` on a wanted path, by their local-name path ("Refs/EndToEndId").
 
     One walk per element instead of an ElementPath search per field (lxml's ``find`` costs
     several microseconds a call, and an entry is asked for some twenty fields); the walk
-    follows the paths the reader asks for, so no other element is ever visited. A TxDtls is
+    follows the paths the reader asks for (``root``: the document's ``_trie``), so no other
+    element is ever visited. A TxDtls is
     listed as its own index (a dict like this one), built in the same walk.
     """
     out: dict[str, list[Any]] = {}
-    root = _trie(ns)
     _collect(el, root, root, out)
     return out
 
@@ -249,6 +249,7 @@ class CamtDocument:
         self.source_format = f"camt{self.kind}"
         self.statements: list[StatementInfo] = []
         self._ns = f"urn:iso:std:iso:20022:tech:xsd:camt.{self.kind}.{self.version}"
+        self._wanted = _trie(self._ns)
 
     def records(self, *, include_pending: bool = False) -> Iterator[PaymentRecord]:
         """Every record, in file order; see the module docstring for what counts."""
@@ -293,13 +294,13 @@ class CamtDocument:
         """Statement id, account and currency, read before the siblings are released."""
         if info.statement_id is not None or parent is None:
             return
-        idx = _index(parent, self._ns)
+        idx = _index(parent, self._wanted)
         info.statement_id = _text(idx, "Id") or ""
         info.account_iban = _text(idx, "Acct/Id/IBAN", "Acct/Id/Othr/Id")
         info.currency = _text(idx, "Acct/Ccy")
 
     def _balance(self, el: Any, info: StatementInfo) -> None:
-        idx = _index(el, self._ns)
+        idx = _index(el, self._wanted)
         code = _text(idx, "Tp/CdOrPrtry/Cd", "Tp/CdOrPrtry/Prtry")
         if code not in _OPENING + _CLOSING:
             return
@@ -315,7 +316,7 @@ class CamtDocument:
     def _entry(
         self, el: Any, info: StatementInfo, n: int, include_pending: bool
     ) -> Iterator[PaymentRecord]:
-        idx = _index(el, self._ns)
+        idx = _index(el, self._wanted)
         where = f"entry {n}"
         amt_el = _first(idx, "Amt")
         amount = amount_or_error(amt_el.text if amt_el is not None else None, f"{where} Amt")

@@ -24,7 +24,6 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from connectors.formats import FormatError, detect_format, get_format
-from connectors.formats.base import Format
 from connectors.parse_worker import WORKER_MIN_BYTES, parse_in_worker
 from gateway.collectors import load_collectors
 from gateway.db import bulk_transaction
@@ -104,7 +103,8 @@ def _ingest(
     fmt: str,
 ) -> IngestResult:
     # The bytes travel in a box so that the last reference can be dropped once they are
-    # stored: a 100,000-entry statement should not hold its 60 MB of XML while it is applied.
+    # stored: a 100,000-entry statement should not hold its 60 MB of XML while it is applied
+    # (it is parsed by a worker that reads the stored file; see connectors.parse_worker).
     data = box.pop()
     sha, path = rawstore.store(settings.raw_dir, data)
     known = _known(engine, sha)
@@ -115,9 +115,12 @@ def _ingest(
         return IngestResult(filename, sha, "duplicate", None)
     try:
         parser = detect_format(data) if fmt in ("auto", "", None) else get_format(fmt)
-        box.append(data)  # the box holds the only reference, for _records to let go of
-        del data
-        records = _records(parser, box, path)
+        if len(data) >= WORKER_MIN_BYTES:  # a worker reads the stored file: let go of ours
+            del data
+            records: Iterable[PaymentRecord] = parse_in_worker(path, parser.name)
+        else:
+            with gc_paused():
+                records = list(parser.parse(data))
     except FormatError as exc:
         return _quarantine(engine, raw_id, filename, sha, None, str(exc))
     try:
@@ -139,19 +142,6 @@ def _ingest(
 
 class _NoRecords(FormatError):
     """A well-formed file with nothing to apply: quarantined, since no sender means that."""
-
-
-def _records(parser: Format, box: list[bytes], path: Path) -> Iterable[PaymentRecord]:
-    """The file's records: parsed here and now (its bad file raises at once), or, for a
-    large file, an iterator fed by a worker process that parses while the apply runs (see
-    ``connectors.parse_worker``; its bad file raises while the apply iterates). Either way
-    the bytes are let go of here: the worker reads the stored file itself."""
-    data = box.pop()
-    if len(data) >= WORKER_MIN_BYTES:
-        del data
-        return parse_in_worker(path, parser.name)
-    with gc_paused():
-        return list(parser.parse(data))
 
 
 def _apply(

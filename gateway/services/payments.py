@@ -599,9 +599,9 @@ WHERE i.account_id = :id AND i.status = 'open'
 def _open_lines(db: Sql, account_id: int, account_no: str) -> list[OpenLine]:
     """One account's lines as ``reconciliation.service.load_open_lines`` gives them.
 
-    Same rows and order, but the paid amount is a correlated sum over the allocation index:
-    ``load_open_lines`` aggregates the whole allocations table before joining (SQLite
-    materializes it), which is right for a batch and far too slow once per API payment.
+    The same query (what is open summed over the line index), by account id on the raw
+    cursor: compiling the Core statement and loading the code maps for every payment would
+    cost more than the query itself.
     """
     rows = db.all(OPEN_LINES_SQL, {"id": account_id})
     lines = [OpenLine(r[0], r[1], account_no, r[2], r[3], r[4], int(r[5])) for r in rows]

@@ -14,3 +14,15 @@ class UserError(Exception):
 
 class NotFound(UserError):
     exit_code = 3
+
+
+class Forbidden(UserError):
+    """The person or agent is known but their role does not allow this action."""
+
+    exit_code = 4
+
+
+class Conflict(UserError):
+    """Someone else changed the thing first (a stale version, a claimed item, a closed day)."""
+
+    exit_code = 5

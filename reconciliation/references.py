@@ -94,3 +94,22 @@ def normalize_rf(text: str) -> str | None:
         return None
     rearranged = compact[4:] + compact[:4]
     return compact if _rf_numeric(rearranged) % 97 == 1 else None
+
+
+_IBAN_RE = re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$")
+#: ISO 13616 lengths for the countries a Chișinău payer's bank is likely in; others: 15..34.
+_IBAN_LENGTH = {"MD": 24, "RO": 24, "UA": 29, "DE": 22, "IT": 27, "FR": 27, "GB": 22}
+
+
+def normalize_iban(text: str | None) -> str | None:
+    """An IBAN without spaces, upper-case, when its ISO 13616 mod-97 check passes; else None."""
+    if not text:
+        return None
+    iban = re.sub(r"\s+", "", text).upper()
+    if not _IBAN_RE.match(iban):
+        return None
+    if len(iban) != _IBAN_LENGTH.get(iban[:2], len(iban)):
+        return None
+    moved = iban[4:] + iban[:4]
+    numeric = "".join(str(int(ch, 36)) for ch in moved)
+    return iban if int(numeric) % 97 == 1 else None

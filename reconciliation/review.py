@@ -1,23 +1,30 @@
-"""Review items: why a payment was not placed automatically, and how accountants resolve it.
+"""Review items: why a payment was not placed automatically, and the item's state machine.
 
-Pure: an action takes an item and returns the item in its new state together with the
-allocation rows to post (computed with ``allocate``); the service persists both and records
-who did it. Every action checks the current state first, so a double click or two accountants
-racing on one item get a clear ``ReviewStateError`` instead of money posted twice.
+Pure: the accountants' actions (``reconciliation.resolve``) take a ``ReviewItem`` snapshot and
+answer with the item's next state plus the rows to post; the service
+(``gateway.services.review``) persists both in one transaction that re-checks the item's
+``version``, and records who did what in the audit trail. Every action checks the state it
+starts from here (``require_actionable``), so a double click or two accountants racing on one
+item get a clear ``ReviewStateError`` instead of money posted twice.
 
-States: ``open`` -> ``resolved_assigned`` | ``resolved_split`` | ``marked_return`` |
-``marked_not_utility``. Resolved states are final; undoing a resolution is a reversal of the
-rows it posted (``allocate.reverse``), never an edit.
+States::
+
+    open --assign/split/duplicate/return/not-utility--> resolved_* | marked_*
+    open --a resolution above the four-eyes amount--> awaiting_approval
+    awaiting_approval --approved--> resolved_* | marked_*      --rejected--> open
+    resolved_* | marked_* --undo (approved by a supervisor)--> open
+
+A resolved item is final until undone; undoing posts compensating rows (``allocate.reverse``)
+and never edits what was posted. Claims are not states: an item claimed by one person can be
+acted on by nobody else until they release it or someone takes it over explicitly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from reconciliation.allocate import DEFAULT_POLICY, AllocationPolicy, allocate
-from reconciliation.model import AllocationRow, Candidate, Decision, OpenLine, ServiceAmount
+from reconciliation.model import Candidate, Decision
 
 
 class ReasonCode(StrEnum):
@@ -72,25 +79,77 @@ class ReasonCode(StrEnum):
     )
     REVERSAL_UNMATCHED = "REVERSAL_UNMATCHED", "A reversal whose original payment was not found."
     NOT_A_PAYMENT = "NOT_A_PAYMENT", "A debit, a non-MDL amount or a non-positive amount."
+    UNMATCHED = (
+        "UNMATCHED",
+        "An automatic placement an accountant took back (the matcher was wrong).",
+    )
 
 
 class ReviewState(StrEnum):
     OPEN = "open"
+    AWAITING_APPROVAL = "awaiting_approval"
     RESOLVED_ASSIGNED = "resolved_assigned"
     RESOLVED_SPLIT = "resolved_split"
+    RESOLVED_DUPLICATE = "resolved_duplicate"
     MARKED_RETURN = "marked_return"
     MARKED_NOT_UTILITY = "marked_not_utility"
 
+    @property
+    def resolved(self) -> bool:
+        """A final state that only an undo leaves."""
+        return self not in (ReviewState.OPEN, ReviewState.AWAITING_APPROVAL)
 
-class ReviewStateError(RuntimeError):
-    """An action that the item's current state does not allow."""
+
+class ActionKind(StrEnum):
+    """What a row of the audit trail (``review_actions.action``) records."""
+
+    ASSIGN = "assign"
+    SPLIT = "split"
+    DUPLICATE = "duplicate"
+    RETURN = "return"
+    NOT_UTILITY = "not_utility"
+    COMMENT = "comment"
+    CLAIM = "claim"
+    RELEASE = "release"
+    UNDO = "undo"
+    UNMATCH = "unmatch"  # an automatic allocation taken back into the queue
+    REQUEST_APPROVAL = "request_approval"
+    APPROVE = "approve"
+    REJECT = "reject"
+
+    @property
+    def resolves(self) -> bool:
+        return self in RESOLUTIONS
+
+
+RESOLUTIONS = frozenset(
+    {
+        ActionKind.ASSIGN,
+        ActionKind.SPLIT,
+        ActionKind.DUPLICATE,
+        ActionKind.RETURN,
+        ActionKind.NOT_UTILITY,
+    }
+)
+
+
+class ReviewError(ValueError):
+    """An action that cannot be done as asked (bad amounts, unknown account); never a bug."""
+
+
+class ReviewStateError(ReviewError):
+    """An action that the item's current state (or its claim) does not allow."""
 
 
 @dataclass(frozen=True, slots=True)
 class ReviewItem:
-    """One payment waiting for an accountant, with the evidence the matcher had."""
+    """One payment waiting for an accountant, with the evidence the matcher had.
 
-    payment_id: str
+    ``version`` grows with every change of state or claim; the service only writes a change
+    when the version it read is still the stored one (optimistic concurrency).
+    """
+
+    payment_id: int | str
     amount: int  # bani
     reason: ReasonCode
     candidates: tuple[Candidate, ...] = ()
@@ -98,9 +157,11 @@ class ReviewItem:
     state: ReviewState = ReviewState.OPEN
     resolved_by: str | None = None
     note: str = ""
+    version: int = 1
+    claimed_by: str | None = None
 
 
-def item_from_decision(payment_id: str, amount: int, decision: Decision) -> ReviewItem:
+def item_from_decision(payment_id: int | str, amount: int, decision: Decision) -> ReviewItem:
     """The review item for a matcher decision with status ``review``."""
     if decision.status != "review":
         raise ValueError(f"decision is {decision.status!r}, not review")
@@ -113,66 +174,79 @@ def item_from_decision(payment_id: str, amount: int, decision: Decision) -> Revi
     )
 
 
-def _require_open(item: ReviewItem, action: str) -> None:
-    if item.state is not ReviewState.OPEN:
-        raise ReviewStateError(
-            f"cannot {action} review item for payment {item.payment_id}: it is already "
-            f"{item.state.value}" + (f" (by {item.resolved_by})" if item.resolved_by else "")
-        )
-
-
-def assign(
-    item: ReviewItem,
-    account_no: str,
-    lines: Sequence[OpenLine],
-    *,
-    actor: str,
-    services: Sequence[ServiceAmount] = (),
-    policy: AllocationPolicy = DEFAULT_POLICY,
-    note: str = "",
-) -> tuple[ReviewItem, list[AllocationRow]]:
-    """Place the whole payment on one account chosen by the accountant."""
-    _require_open(item, "assign")
-    rows = allocate(account_no, item.amount, lines, services=services, policy=policy)
-    return _resolved(item, ReviewState.RESOLVED_ASSIGNED, actor, note), rows
-
-
-def split_between(
-    item: ReviewItem,
-    shares: Mapping[str, int],
-    lines: Sequence[OpenLine],
-    *,
-    actor: str,
-    policy: AllocationPolicy = DEFAULT_POLICY,
-    note: str = "",
-) -> tuple[ReviewItem, list[AllocationRow]]:
-    """Split the payment across accounts; ``shares`` (account -> bani) must add up exactly."""
-    _require_open(item, "split")
-    if sum(shares.values()) != item.amount or any(v <= 0 for v in shares.values()):
-        raise ValueError(
-            f"shares must be positive and add up to {item.amount}, got {sum(shares.values())}"
-        )
-    if len(shares) < 2:
-        raise ValueError("a split needs at least two accounts; use assign for one")
-    rows: list[AllocationRow] = []
-    for account_no, share in shares.items():
-        rows.extend(allocate(account_no, share, lines, policy=policy))
-    return _resolved(item, ReviewState.RESOLVED_SPLIT, actor, note), rows
-
-
-def mark_return(item: ReviewItem, *, actor: str, note: str = "") -> ReviewItem:
-    """The money goes back to the payer; nothing is allocated."""
-    _require_open(item, "mark for return")
-    return _resolved(item, ReviewState.MARKED_RETURN, actor, note)
-
-
-def mark_not_utility(item: ReviewItem, *, actor: str, note: str = "") -> ReviewItem:
-    """Not a utility payment (e.g. a misdirected transfer); nothing is allocated."""
-    _require_open(item, "mark as not a utility payment")
-    return _resolved(item, ReviewState.MARKED_NOT_UTILITY, actor, note)
-
-
-def _resolved(item: ReviewItem, state: ReviewState, actor: str, note: str) -> ReviewItem:
+def require_actor(actor: str) -> None:
     if not actor:
-        raise ValueError("a resolution needs the accountant who made it")
-    return replace(item, state=state, resolved_by=actor, note=note)
+        raise ReviewError("an action needs the person who does it")
+
+
+def require_claim(item: ReviewItem, actor: str, action: str) -> None:
+    """Someone else's claim blocks every action but an explicit take-over."""
+    require_actor(actor)
+    if item.claimed_by and item.claimed_by != actor:
+        raise ReviewStateError(
+            f"cannot {action} item for payment {item.payment_id}: {item.claimed_by} is working "
+            "on it (take it over first)"
+        )
+
+
+def require_actionable(item: ReviewItem, actor: str, action: str) -> None:
+    """Open, and not claimed by someone else."""
+    if item.state is not ReviewState.OPEN:
+        by = f" (by {item.resolved_by})" if item.resolved_by else ""
+        raise ReviewStateError(
+            f"cannot {action} item for payment {item.payment_id}: it is already "
+            f"{item.state.value}{by}"
+        )
+    require_claim(item, actor, action)
+
+
+def claim(item: ReviewItem, actor: str, *, take_over: bool = False) -> ReviewItem:
+    """Show that ``actor`` is working the item; taking it from someone else must be explicit."""
+    require_actor(actor)
+    if item.state.resolved:
+        raise ReviewStateError(f"item for payment {item.payment_id} is {item.state.value}")
+    if item.claimed_by == actor:
+        return item
+    if item.claimed_by and not take_over:
+        raise ReviewStateError(
+            f"item for payment {item.payment_id} is claimed by {item.claimed_by}; "
+            "take it over explicitly"
+        )
+    return replace(item, claimed_by=actor, version=item.version + 1)
+
+
+def release(item: ReviewItem, actor: str) -> ReviewItem:
+    """Give the item back to the queue; only its holder releases it (others take it over)."""
+    require_actor(actor)
+    if item.claimed_by is None:
+        return item
+    if item.claimed_by != actor:
+        raise ReviewStateError(
+            f"item for payment {item.payment_id} is claimed by {item.claimed_by}, not {actor}"
+        )
+    return replace(item, claimed_by=None, version=item.version + 1)
+
+
+def comment(item: ReviewItem, actor: str, text: str) -> str:
+    """A note in the item's history, in any state; returns the cleaned text."""
+    require_actor(actor)
+    text = (text or "").strip()
+    if not text:
+        raise ReviewError("a comment needs some text")
+    if len(text) > 2000:
+        raise ReviewError("a comment is at most 2000 characters")
+    return text
+
+
+def moved(item: ReviewItem, state: ReviewState, actor: str, note: str = "") -> ReviewItem:
+    """The item in ``state``, one version on; a resolution releases the claim."""
+    require_actor(actor)
+    resolved_by = actor if state.resolved else None
+    return replace(
+        item,
+        state=state,
+        resolved_by=resolved_by,
+        note=note,
+        version=item.version + 1,
+        claimed_by=None if state.resolved else item.claimed_by,
+    )

@@ -1,31 +1,29 @@
-"""Review reason codes and the review item state machine."""
+"""Review reason codes and the review item state machine (claims, comments, states)."""
 
 from __future__ import annotations
 
 import pytest
 
-from reconciliation.model import Candidate, Decision, OpenLine
+from reconciliation.model import Candidate, Decision
 from reconciliation.review import (
     ReasonCode,
+    ReviewError,
     ReviewItem,
     ReviewState,
     ReviewStateError,
-    assign,
+    claim,
+    comment,
     item_from_decision,
-    mark_not_utility,
-    mark_return,
-    split_between,
+    moved,
+    release,
+    require_actionable,
 )
 
-A, B = "12345671", "23456789"
-LINES = [
-    OpenLine(1, "I1", A, "2026-11", "APA", "APACANAL", 3000),
-    OpenLine(2, "I2", B, "2026-11", "APA", "APACANAL", 1000),
-]
+A = "12345671"
 
 
-def item(amount=5000):
-    return ReviewItem("pay-1", amount, ReasonCode.NAME_ONLY, (Candidate(A, 0.5, "name"),))
+def item(**kw):
+    return ReviewItem(1, 5000, ReasonCode.NAME_ONLY, (Candidate(A, 0.5, "name"),), **kw)
 
 
 def test_every_reason_code_has_a_description():
@@ -42,43 +40,41 @@ def test_item_from_review_decision():
         item_from_decision("pay-9", 100, Decision("allocate", accounts={A: 100}))
 
 
-def test_assign_posts_the_whole_amount_on_the_account():
-    new, rows = assign(item(), A, LINES, actor="ana")
-    assert new.state is ReviewState.RESOLVED_ASSIGNED and new.resolved_by == "ana"
-    assert sum(r.amount for r in rows) == 5000
-    assert {r.account_no for r in rows} == {A}
+def test_claim_bumps_the_version_and_blocks_others_until_taken_over():
+    mine = claim(item(), "ana")
+    assert (mine.claimed_by, mine.version) == ("ana", 2)
+    assert claim(mine, "ana") is mine  # claiming twice is no change
+    with pytest.raises(ReviewStateError, match="claimed by ana"):
+        claim(mine, "ion")
+    with pytest.raises(ReviewStateError, match="ana is working on it"):
+        require_actionable(mine, "ion", "assign")
+    taken = claim(mine, "ion", take_over=True)
+    assert (taken.claimed_by, taken.version) == ("ion", 3)
 
 
-def test_split_between_accounts_must_add_up():
-    new, rows = split_between(item(), {A: 3000, B: 2000}, LINES, actor="ana")
-    assert new.state is ReviewState.RESOLVED_SPLIT
-    assert sum(r.amount for r in rows if r.account_no == B) == 2000
-    with pytest.raises(ValueError):
-        split_between(item(), {A: 3000, B: 1000}, LINES, actor="ana")
-    with pytest.raises(ValueError):
-        split_between(item(), {A: 5000}, LINES, actor="ana")
+def test_only_the_holder_releases():
+    mine = claim(item(), "ana")
+    with pytest.raises(ReviewStateError):
+        release(mine, "ion")
+    assert release(mine, "ana").claimed_by is None
+    assert release(item(), "ana") == item()  # nothing to release
 
 
-def test_marks_allocate_nothing():
-    assert mark_return(item(), actor="ana").state is ReviewState.MARKED_RETURN
-    assert mark_not_utility(item(), actor="ana").state is ReviewState.MARKED_NOT_UTILITY
+def test_comment_in_any_state_needs_text():
+    done = moved(item(), ReviewState.MARKED_RETURN, "ana")
+    assert comment(done, "ion", "  called the payer ") == "called the payer"
+    with pytest.raises(ReviewError):
+        comment(done, "ion", "   ")
 
 
-@pytest.mark.parametrize(
-    "action",
-    [
-        lambda it: assign(it, A, LINES, actor="ion"),
-        lambda it: split_between(it, {A: 1, B: 4999}, LINES, actor="ion"),
-        lambda it: mark_return(it, actor="ion"),
-        lambda it: mark_not_utility(it, actor="ion"),
-    ],
-)
-def test_a_resolved_item_refuses_every_action(action):
-    done = mark_return(item(), actor="ana")
-    with pytest.raises(ReviewStateError, match=r"already marked_return.*ana"):
-        action(done)
+def test_a_resolution_releases_the_claim_and_records_who():
+    done = moved(claim(item(), "ana"), ReviewState.RESOLVED_ASSIGNED, "ana")
+    assert (done.claimed_by, done.resolved_by, done.version) == (None, "ana", 3)
+    assert done.state.resolved and not ReviewState.AWAITING_APPROVAL.resolved
+    with pytest.raises(ReviewStateError, match=r"already resolved_assigned \(by ana\)"):
+        require_actionable(done, "ana", "assign")
 
 
-def test_a_resolution_needs_an_actor():
-    with pytest.raises(ValueError):
-        mark_return(item(), actor="")
+def test_an_action_needs_an_actor():
+    with pytest.raises(ReviewError):
+        moved(item(), ReviewState.MARKED_RETURN, "")

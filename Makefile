@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-fast lint format bench clean
+.PHONY: install demo test test-fast soak lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ test: install
 
 test-fast: install
 	$(BIN)/pytest -q -m "not slow" -p no:cacheprovider
+
+# the reliability suite with its long variants (kill points, longer holds, more posts)
+soak: install
+	GATEWAY_SOAK=1 $(BIN)/pytest -q -m reliability -p no:cacheprovider tests/reliability
 
 lint: install
 	$(BIN)/ruff check .

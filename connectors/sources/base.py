@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, Self, TypeVar
 
+import structlog
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
@@ -25,9 +26,13 @@ from schemas.tables import remote_files
 
 #: Names a sender uses while a file is still being written; never taken.
 PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".filepart", ".crdownload")
+#: Longest remote name taken: room for the staging temporary's prefix and suffix and for
+#: the archive's ``.<sha12>`` within a file system's 255 bytes.
+MAX_NAME_BYTES = 200
 
 Sleep = Callable[[float], None]
 T = TypeVar("T")
+log = structlog.get_logger(__name__)
 
 
 class SourceError(UserError):
@@ -78,6 +83,40 @@ def is_candidate(name: str) -> bool:
     return not name.startswith(".") and not name.lower().endswith(PARTIAL_SUFFIXES)
 
 
+def unsafe_name(name: str) -> str | None:
+    """Why ``name`` is not a plain base name we may write under, or None when it is.
+
+    The name comes from the other side (an SFTP server's listing, a drop folder anyone may
+    write to) and becomes a path in our staging folder: a separator or ``..`` would write
+    outside it, a NUL or control character truncates or forges log lines. Such a name is
+    refused, not repaired: a repaired name could collide with a real file's.
+    """
+    if not name or name in (".", ".."):
+        return "empty or a dot name"
+    if "/" in name or "\\" in name:
+        return "contains a path separator"
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
+        return "contains a NUL or control character"
+    if len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+        return f"longer than {MAX_NAME_BYTES} bytes"
+    return None
+
+
+def accept_name(connector: str, name: str) -> bool:
+    """True for a safe base name; any other is refused with a log line (see unsafe_name)."""
+    why = unsafe_name(name)
+    if why is not None:
+        log.warning("source.name_refused", connector=connector, name=repr(name)[:80], why=why)
+    return why is None
+
+
+def inside(staging: Path, name: str) -> Path:
+    """``staging / name``, checked to stay in ``staging`` (a last guard behind unsafe_name)."""
+    if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise SourceError(f"refusing unsafe file name {name[:80]!r}")
+    return staging / name
+
+
 def backoff_delays(attempts: int, first: float) -> list[float]:
     """Sleeps between ``attempts`` tries: first, 2*first, 4*first ... capped at 60 s."""
     return [min(first * (2**i), 60.0) for i in range(max(attempts - 1, 0))]
@@ -92,7 +131,7 @@ def staging_dir(data_dir: Path, connector: str) -> Path:
 
 def temp_path(staging: Path, name: str) -> Path:
     """A unique hidden name beside the final one, so a crash never leaves a plausible file."""
-    return staging / f".{name}.{uuid.uuid4().hex[:8]}.part"
+    return inside(staging, f".{name}.{uuid.uuid4().hex[:8]}.part")
 
 
 def clear_stale_parts(staging: Path) -> None:

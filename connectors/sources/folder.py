@@ -8,9 +8,11 @@ by default when relative) or, without an archive, are remembered in ``remote_fil
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
+import stat
 import time
 from pathlib import Path
 from typing import Self
@@ -25,8 +27,10 @@ from connectors.sources.base import (
     Retryable,
     Sleep,
     SourceError,
+    accept_name,
     clear_stale_parts,
     commit_file,
+    inside,
     is_candidate,
     remember,
     remembered,
@@ -69,12 +73,22 @@ class FolderSource:
         return None
 
     def pending(self) -> list[RemoteEntry]:
-        """Regular files in the folder (not the archive), oldest first, minus remembered."""
+        """Regular files in the folder (not the archive), oldest first, minus remembered.
+
+        Links and special files (fifos, devices, sockets) are refused with a log line, never
+        followed: a link to a system file would be stored, ingested and then archived.
+        """
         entries = []
         for item in self.folder.iterdir():
-            if not is_candidate(item.name) or not item.is_file():
+            if not accept_name(self.c.name, item.name) or not is_candidate(item.name):
                 continue
-            st = item.stat()
+            st = item.lstat()
+            if stat.S_ISDIR(st.st_mode):
+                continue  # the archive subfolder, or any other folder: not a file
+            if not stat.S_ISREG(st.st_mode):
+                kind = "link" if stat.S_ISLNK(st.st_mode) else "special file"
+                log.warning("folder.refused", connector=self.c.name, file=item.name, kind=kind)
+                continue
             entries.append(RemoteEntry(str(item), item.name, st.st_size, int(st.st_mtime)))
         entries.sort(key=lambda e: (e.mtime, e.name))
         if self.archive is not None:
@@ -91,20 +105,21 @@ class FolderSource:
         src = Path(entry.path)
         tmp = temp_path(self.staging, entry.name)
         try:
-            before = src.stat()
+            fd = _open_regular(src)
             digest = hashlib.sha256()
-            with open(src, "rb") as fin, open(tmp, "wb") as out:
+            with os.fdopen(fd, "rb") as fin, open(tmp, "wb") as out:
+                before = os.fstat(fin.fileno())
                 for block in iter(lambda: fin.read(1 << 20), b""):
                     out.write(block)
                     digest.update(block)
-            after = src.stat()
+                after = os.fstat(fin.fileno())
             size = tmp.stat().st_size
             if size != before.st_size or (before.st_size, before.st_mtime_ns) != (
                 after.st_size,
                 after.st_mtime_ns,
             ):
                 raise Retryable(f"{entry.name} changed while being read; still being written?")
-            final = self.staging / entry.name
+            final = inside(self.staging, entry.name)
             commit_file(tmp, final)
         except FileNotFoundError:
             raise SourceError(f"connector {self.c.name}: {entry.name} disappeared") from None
@@ -132,3 +147,18 @@ class FolderSource:
         except OSError:
             shutil.move(src, target)  # archive on another disk: copy then delete
         log.info("folder.archived", connector=self.c.name, file=src.name, archived_as=name)
+
+
+def _open_regular(path: Path) -> int:
+    """A read descriptor on ``path`` that is neither a link (O_NOFOLLOW) nor a special file
+    (a fifo would block the pull forever, a device would be read without end)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise SourceError(f"{path.name} became a link; refused") from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise SourceError(f"{path.name} is not a regular file; refused")
+    return fd

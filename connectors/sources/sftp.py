@@ -35,8 +35,10 @@ from connectors.sources.base import (
     Retryable,
     Sleep,
     SourceError,
+    accept_name,
     clear_stale_parts,
     commit_file,
+    inside,
     is_candidate,
     remember,
     remembered,
@@ -164,7 +166,8 @@ class SftpSource:
     # --- listing ---------------------------------------------------------------------------
 
     def pending(self) -> list[RemoteEntry]:
-        """Regular files in remote_dir, oldest first; in remember mode minus the known ones."""
+        """Regular files in remote_dir with safe names, oldest first; in remember mode minus
+        the known ones. A name that is not a plain base name is refused with a log line."""
         remote_dir = self.c.remote_dir or "."
 
         def listing(_attempt: int) -> list[paramiko.SFTPAttributes]:
@@ -180,7 +183,9 @@ class SftpSource:
                     mtime=int(a.st_mtime or 0),
                 )
                 for a in attrs
-                if stat.S_ISREG(a.st_mode or 0) and is_candidate(a.filename)
+                if stat.S_ISREG(a.st_mode or 0)
+                and accept_name(self.c.name, a.filename)
+                and is_candidate(a.filename)
             ),
             key=lambda e: (e.mtime, e.name),
         )
@@ -204,7 +209,7 @@ class SftpSource:
                     f"{entry.name} changed during download (read {size} bytes, remote size "
                     f"{before.st_size} then {after.st_size}); the sender may still be writing"
                 )
-            final = self.staging / entry.name
+            final = inside(self.staging, entry.name)
             commit_file(tmp, final)
         finally:
             tmp.unlink(missing_ok=True)

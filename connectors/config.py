@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from connectors.cron import cron_trigger
 from gateway.errors import UserError
 from gateway.settings import Settings
 
@@ -192,8 +193,6 @@ def _check_values(label: str, c: ConnectorConfig) -> None:
 
 
 def _check_cron(label: str, expr: str) -> None:
-    from connectors.schedule import cron_trigger  # one parser for validation and running
-
     try:
         cron_trigger(expr)
     except ValueError as exc:

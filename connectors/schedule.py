@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 
 from connectors.config import ConnectorConfig, load_connectors
+from connectors.cron import cron_trigger
 from connectors.pull import PullFailed, connector_lock, pull_one
 from gateway.errors import UserError
 from gateway.settings import Settings
@@ -31,68 +31,6 @@ from gateway.settings import Settings
 log = structlog.get_logger(__name__)
 
 MISFIRE_GRACE = 600  # seconds: a run missed by a restart is still made up within this
-
-
-# crontab numbers weekdays 0-7 from Sunday (0 and 7 both Sunday); APScheduler 3 numbers them
-# from Monday, and its from_crontab passes the numbers through (agronholm/apscheduler#286), so
-# "1-5" would mean Tuesday-Saturday. We translate the field to day names ourselves.
-CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-
-
-def cron_trigger(expr: str, timezone: str = "Europe/Chisinau") -> CronTrigger:
-    """A CronTrigger with standard crontab meaning; ``ValueError`` for a bad expression.
-
-    Day of month and day of week may not both be restricted: cron ORs them, APScheduler ANDs
-    them, and a schedule that means two things is refused rather than guessed.
-    """
-    fields = expr.split()
-    if len(fields) != 5:
-        raise ValueError(f"expected 5 fields (minute hour day month weekday), got {len(fields)}")
-    minute, hour, day, month, weekday = fields
-    if day != "*" and weekday != "*":
-        raise ValueError("restrict the day of month or the day of week, not both")
-    return CronTrigger(
-        minute=minute,
-        hour=hour,
-        day=day,
-        month=month,
-        day_of_week=_weekday_names(weekday),
-        timezone=ZoneInfo(timezone),
-    )
-
-
-def _weekday_names(field: str) -> str:
-    """Crontab's weekday field as an explicit list of day names ("1-5" -> "mon,...,fri")."""
-    if field == "*":
-        return "*"
-    days: set[int] = set()
-    for part in field.lower().split(","):
-        span, _, step_text = part.partition("/")
-        step = int(step_text) if step_text.isdigit() else 0 if step_text else 1
-        if step < 1:
-            raise ValueError(f"bad step in weekday field: {part!r}")
-        if span == "*":
-            first, last = 0, 6
-        elif "-" in span:
-            a, b = span.split("-", 1)
-            first, last = _weekday(a), _weekday(b)
-            if last == 0 and first > 0:
-                last = 7  # "fri-sun": Sunday as the end of a range is day 7
-        else:
-            first = _weekday(span)
-            last = 6 if step_text else first
-        if last < first:
-            raise ValueError(f"weekday range runs backwards: {part!r}")
-        days.update(d % 7 for d in range(first, last + 1, step))
-    return ",".join(CRON_DAYS[d] for d in sorted(days))
-
-
-def _weekday(token: str) -> int:
-    if token.isdigit() and 0 <= int(token) <= 7:
-        return int(token)
-    if token in CRON_DAYS:
-        return CRON_DAYS.index(token)
-    raise ValueError(f"not a weekday: {token!r} (0-7 or sun..sat)")
 
 
 def job_id(name: str) -> str:

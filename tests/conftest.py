@@ -20,9 +20,35 @@ from gateway.db import make_engine
 from gateway.migrate import upgrade
 from gateway.settings import Settings
 from schemas.tables import metadata
+from tests.golden import REGEN_OPTION, Golden
 
 PG_ADMIN_URL = os.environ.get("GATEWAY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+_REWRITTEN: list[Path] = []  # golden files rewritten by this run (--regen-golden)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        REGEN_OPTION,
+        action="store_true",
+        default=False,
+        help="rewrite the golden expected files from the current output (review with git diff)",
+    )
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest) -> Golden:
+    """Compare with (or, under --regen-golden, rewrite) an expected file: tests/golden.py."""
+    return Golden(bool(request.config.getoption(REGEN_OPTION)), _REWRITTEN)
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
+    if _REWRITTEN:
+        terminalreporter.write_sep("-", f"{len(_REWRITTEN)} golden file(s) rewritten")
+        for path in _REWRITTEN:
+            terminalreporter.write_line(str(path))
 
 
 def require(available: bool, reason: str) -> None:

@@ -25,8 +25,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from gateway.errors import UserError
-from gateway.gcpause import gc_paused
+from connectors.formats.base import FormatError
 from reconciliation.money import MoneyError, parse_amount
 from reconciliation.references import is_valid_account_no
 
@@ -58,8 +57,12 @@ _AMOUNT_RE = re.compile(r"-?\d{1,13}\.\d{2}")  # the contract's form; money chec
 Check = Callable[[tuple[str, ...], str, int], None]  # (row, file, line) -> raises if bad
 
 
-class RegisterError(UserError):
-    """A register refused as a whole: which file, which line (1 = header), and why."""
+class RegisterError(FormatError):
+    """A register refused as a whole: which file, which line (1 = header), and why.
+
+    A ``FormatError`` (so a ``ValueError``) like every refusal of a format module: formats
+    import nothing from the gateway, whose CLI prints the message as its one line.
+    """
 
     def __init__(self, file: str, line: int, reason: str) -> None:
         self.file, self.line, self.reason = file, line, reason
@@ -109,11 +112,11 @@ class Register:
 def read_register(folder: Path) -> Register:
     """Read and validate the five files of ``folder``; ``RegisterError`` on the first problem.
 
-    The cyclic garbage collector is paused meanwhile: two million small tuples would trigger
-    dozens of full collections that can find nothing to free (nothing here forms cycles).
+    A bulk caller pauses the cyclic garbage collector around this (the import does:
+    ``gateway.gcpause``): two million small tuples would trigger dozens of full collections
+    that can find nothing to free (nothing here forms cycles).
     """
-    with gc_paused():
-        return _read_all(Path(folder))
+    return _read_all(Path(folder))
 
 
 def _read_all(folder: Path) -> Register:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connectors.config import ConnectorConfig, find_connector, load_config, parse_config
-from connectors.schedule import cron_trigger
+from connectors.cron import cron_trigger
 from gateway.errors import UserError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "connectors.example.toml"

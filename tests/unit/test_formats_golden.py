@@ -1,7 +1,9 @@
 """Golden files and the refusal rules of every inbound format.
 
-Every ``fixtures/samples/<format>/<name>.<ext>`` is parsed and compared, record by record, with
-``<name>.expected.jsonl`` beside it (the python-mt940 way: adding a sample adds a test). The
+Every ``fixtures/samples/<format>/<name>.<ext>`` is parsed and compared with
+``<name>.expected.jsonl`` beside it, which holds exactly what ``gateway parse`` prints for the
+sample (the python-mt940 way: adding a sample adds a test; ``pytest --regen-golden`` writes or
+rewrites the expected files, a mismatch fails with a unified diff: tests/golden.py). The
 rule tests build bad files from the writers so each refusal is tested on an otherwise valid
 file: the test fails if the rule is missing, not merely if the file is garbage.
 """
@@ -34,10 +36,14 @@ from fixtures.writers import (
     write_terminal_page,
 )
 from reconciliation.model import PaymentRecord, ServiceAmount
+from tests.golden import Golden
 
 SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "samples"
+NOT_SAMPLES = (".expected.jsonl", ".md")  # the expected output; a folder's notes
 SAMPLE_FILES = sorted(
-    p for p in SAMPLES.glob("*/*") if p.is_file() and not p.name.endswith(".expected.jsonl")
+    p
+    for p in SAMPLES.glob("*/*")
+    if p.is_file() and not p.name.startswith(".") and not p.name.endswith(NOT_SAMPLES)
 )
 DAY = date(2024, 11, 15)
 META = StatementMeta(iban="MD24AG000225100013104168", statement_id="S1", opening_balance=10000)
@@ -47,9 +53,18 @@ def _ids(path: Path) -> str:
     return f"{path.parent.name}/{path.name}"
 
 
+def _expected_path(path: Path) -> Path:
+    return path.with_name(path.stem + ".expected.jsonl")
+
+
 def _expected(path: Path) -> list[dict]:
-    lines = path.with_name(path.stem + ".expected.jsonl").read_text("utf-8").splitlines()
+    lines = _expected_path(path).read_text("utf-8").splitlines()
     return [json.loads(line) for line in lines if line.strip()]
+
+
+def _json_lines(records: list[PaymentRecord]) -> str:
+    """What ``gateway parse`` prints: one JSON object per record."""
+    return "".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in records)
 
 
 def test_every_format_has_a_sample() -> None:
@@ -59,9 +74,9 @@ def test_every_format_has_a_sample() -> None:
 
 
 @pytest.mark.parametrize("path", SAMPLE_FILES, ids=_ids)
-def test_sample_parses_to_expected_records(path: Path) -> None:
+def test_sample_parses_to_expected_records(path: Path, golden: Golden) -> None:
     records = list(get_format(path.parent.name).parse(path.read_bytes()))
-    assert [r.to_json() for r in records] == _expected(path)
+    golden.check(_expected_path(path), _json_lines(records))
 
 
 @pytest.mark.parametrize("path", SAMPLE_FILES, ids=_ids)

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from connectors.formats.base import FormatError
 from connectors.formats.invoice_register import COLUMNS, RegisterError, read_register, rf_is_valid
-from gateway.errors import UserError
 from reconciliation.references import make_account_no, make_rf, normalize_rf
 
 ACC1, ACC2 = make_account_no(1234567), make_account_no(7654321)
@@ -70,11 +70,11 @@ def test_valid_register_is_read_into_invoices_with_lines_in_bani(tmp_path: Path)
     assert reg.accounts[1][1:] == ("IMGFL-1", "Иван Петров", "bd. Dacia 27/1, ap. 45", "closed")
 
 
-def test_error_is_a_user_error_naming_file_line_and_reason(tmp_path: Path) -> None:
+def test_error_is_a_format_error_naming_file_line_and_reason(tmp_path: Path) -> None:
     files = base_register()
     files["invoices.csv"][1][8] = "12.345"
     err = refused(tmp_path, files)
-    assert isinstance(err, UserError)
+    assert isinstance(err, FormatError)  # formats import nothing from the gateway
     assert (err.file, err.line) == ("invoices.csv", 3)
     assert "invoices.csv:3" in str(err) and "12.345" in str(err)
 

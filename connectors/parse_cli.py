@@ -1,5 +1,9 @@
 """``gateway parse FILE [--format auto|NAME]``: print a file's records as JSON lines.
 
+After the records, one line ``{"type": "finding", ...}`` per disagreement the file states
+about itself (balances, batch totals), which the ingest stores as a statement finding;
+record lines have no ``type`` key and are unchanged.
+
 Touches no database and no archive: it is how an operator looks at what the gateway would
 read from a file before ingesting it. A bad file gives one line on stderr and exit code 2,
 never a traceback, because the people running it are accountants and on-call staff.
@@ -14,12 +18,18 @@ from pathlib import Path
 from typing import TextIO
 
 from connectors.formats import FormatError, detect_format, get_format
+from connectors.formats.base import DEFAULT_OPTIONS, ReadOptions
 
 EXIT_BAD_FILE = 2
 
 
 def run(
-    path: str, fmt: str = "auto", *, stdout: TextIO | None = None, stderr: TextIO | None = None
+    path: str,
+    fmt: str = "auto",
+    *,
+    options: ReadOptions = DEFAULT_OPTIONS,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
 ) -> int:
     """Parse ``path`` with ``fmt`` (or the detected format); 0 on success, 2 on a bad file.
 
@@ -35,13 +45,17 @@ def run(
         return EXIT_BAD_FILE
     try:
         parser = detect_format(data) if fmt == "auto" else get_format(fmt)
-        records = list(parser.parse(data))
+        reading = parser.read(data, options)
+        records = list(reading.records)
     except FormatError as exc:
         print(f"error: {path}: {exc}", file=err)
         return EXIT_BAD_FILE
     try:
         for record in records:
             out.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+        for st in reading.statements:
+            for finding in st.findings:
+                out.write(json.dumps(finding.to_json(st.statement_id), ensure_ascii=False) + "\n")
         out.flush()
     except BrokenPipeError:  # `gateway parse F | head`: the reader left, which is fine
         _silence_stdout()

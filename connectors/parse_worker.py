@@ -18,7 +18,9 @@ The worker is a fresh interpreter (never a fork of a server with threads).
 
 from __future__ import annotations
 
+import dataclasses
 import gc
+import json
 import pickle
 import queue
 import struct
@@ -30,7 +32,8 @@ from pathlib import Path
 from typing import IO
 
 from connectors.formats import FormatError, get_format
-from reconciliation.model import PaymentRecord
+from connectors.formats.base import DEFAULT_OPTIONS, FileReading, ReadOptions
+from reconciliation.model import PaymentRecord, StatementSummary
 
 #: Files at least this large are parsed in a worker process.
 WORKER_MIN_BYTES = 8 << 20
@@ -45,7 +48,22 @@ class WorkerFailed(RuntimeError):
     """The parse worker died or broke without a verdict on the file."""
 
 
-def parse_in_worker(path: Path, fmt: str, batch: int = BATCH) -> Iterator[PaymentRecord]:
+def read_in_worker(
+    path: Path, fmt: str, options: ReadOptions = DEFAULT_OPTIONS, batch: int = BATCH
+) -> FileReading:
+    """``Format.read`` of the stored file at ``path`` in a worker: the statements arrive
+    after the last record (the list is filled in place)."""
+    statements: list[StatementSummary] = []
+    return FileReading(parse_in_worker(path, fmt, batch, options, statements), statements)
+
+
+def parse_in_worker(
+    path: Path,
+    fmt: str,
+    batch: int = BATCH,
+    options: ReadOptions = DEFAULT_OPTIONS,
+    statements: list[StatementSummary] | None = None,
+) -> Iterator[PaymentRecord]:
     """The records of the stored file at ``path`` in format ``fmt``, parsed in a worker.
 
     Raises ``FormatError`` (the file is bad) or ``WorkerFailed`` (the worker is) while
@@ -55,7 +73,15 @@ def parse_in_worker(path: Path, fmt: str, batch: int = BATCH) -> Iterator[Paymen
     it never waits on a full pipe while the ingest is busy.
     """
     worker = subprocess.Popen(
-        [sys.executable, "-m", "connectors.parse_worker", str(path), fmt, str(batch)],
+        [
+            sys.executable,
+            "-m",
+            "connectors.parse_worker",
+            str(path),
+            fmt,
+            str(batch),
+            json.dumps(dataclasses.asdict(options)),
+        ],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,  # a crash's traceback is for the log, never for a user
@@ -70,6 +96,10 @@ def parse_in_worker(path: Path, fmt: str, batch: int = BATCH) -> Iterator[Paymen
             kind, payload = pickle.loads(message)
             if kind == "records":
                 yield from payload
+                continue
+            if kind == "statements":
+                if statements is not None:
+                    statements.extend(payload)
                 continue
             answered = True
             if kind == "done":
@@ -114,7 +144,7 @@ def _read(stream: IO[bytes], inbox: queue.SimpleQueue[bytes | None]) -> None:
         inbox.put(None)
 
 
-def _work(path: str, fmt: str, size: int, out: IO[bytes]) -> None:
+def _work(path: str, fmt: str, size: int, out: IO[bytes], options: ReadOptions) -> None:
     """The worker's body: parse, send batches, then one verdict ("done" or why not)."""
 
     def send(kind: str, payload: object) -> None:
@@ -125,13 +155,15 @@ def _work(path: str, fmt: str, size: int, out: IO[bytes]) -> None:
     gc.disable()  # records are not cyclic; collections would walk them for nothing
     try:
         batch: list[PaymentRecord] = []
-        for record in get_format(fmt).parse_file(Path(path)):
+        reading = get_format(fmt).read(Path(path), options)
+        for record in reading.records:
             batch.append(record)
             if len(batch) >= size:
                 send("records", batch)
                 batch = []
         if batch:
             send("records", batch)
+        send("statements", reading.statements)
         send("done", None)
     except FormatError as exc:
         send("bad_file", str(exc))
@@ -141,4 +173,5 @@ def _work(path: str, fmt: str, size: int, out: IO[bytes]) -> None:
 
 
 if __name__ == "__main__":
-    _work(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.stdout.buffer)
+    _options = ReadOptions(**json.loads(sys.argv[4])) if len(sys.argv) > 4 else DEFAULT_OPTIONS
+    _work(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.stdout.buffer, _options)

@@ -74,9 +74,11 @@ def cmd_agents_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
+    from connectors.formats.base import ReadOptions
     from connectors.parse_cli import run
 
-    return run(args.file, args.format)
+    options = ReadOptions(args.strict_balances, args.encoding, args.intraday_booked)
+    return run(args.file, args.format, options=options)
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -167,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     pa = sub.add_parser("parse", help="print a payment file's records as JSON lines")
     pa.add_argument("file")
     pa.add_argument("--format", default="auto")
+    pa.add_argument("--strict-balances", action="store_true", help="refuse disagreeing balances")
+    pa.add_argument("--encoding", default=None, help="a text file's encoding, e.g. cp866")
+    pa.add_argument("--intraday-booked", action="store_true", help="camt.052 entries as money")
     pa.set_defaults(func=cmd_parse)
 
     ing = sub.add_parser("ingest", help="store, parse, match and allocate one file")

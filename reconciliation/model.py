@@ -111,6 +111,100 @@ class PaymentRecord:
         }
 
 
+class StatementKind(StrEnum):
+    """What a statement block in a bank file is; only booked money counts as payments."""
+
+    STATEMENT = "statement"  # camt.053 Stmt, MT940: booked, end of day
+    NOTIFICATION = "notification"  # camt.054 Ntfctn: booked, itemised
+    REPORT = "report"  # camt.052 Rpt: intraday, information unless a connector says otherwise
+    INTERIM = "interim"  # MT942: intraday, information
+
+
+class FindingKind(StrEnum):
+    """A disagreement a bank file states about itself (the entries are ingested anyway)."""
+
+    BALANCE_MISMATCH = "balance_mismatch"  # opening + credits - debits != closing
+    BALANCE_CHAIN = "balance_chain"  # a statement part's opening != the previous part's closing
+    BATCH_MISMATCH = "batch_mismatch"  # an entry's batch details do not add up to the entry
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One disagreement: ``expected`` is what the file's own figures imply, ``actual`` what it
+    states (signed bani); the money follows the entries (a batch: the entry's amount)."""
+
+    kind: FindingKind
+    expected: int
+    actual: int
+    detail: str
+
+    @property
+    def difference(self) -> int:
+        return self.actual - self.expected
+
+    def to_json(self, statement_id: str | None) -> dict[str, Any]:
+        """A ``gateway parse`` line of type "finding"."""
+        return {
+            "type": "finding",
+            "kind": self.kind.value,
+            "statement_id": statement_id,
+            "expected": format_amount(self.expected),
+            "actual": format_amount(self.actual),
+            "difference": format_amount(self.difference),
+            "detail": self.detail,
+        }
+
+
+@dataclass(slots=True)
+class StatementSummary:
+    """What one statement block says about itself: balances (signed bani, None when the file
+    gives none), booked sums and count, and the findings about it. Filled as it is read."""
+
+    kind: StatementKind
+    statement_id: str | None = None
+    account_iban: str | None = None
+    sequence: str | None = None
+    from_date: date | None = None
+    to_date: date | None = None
+    currency: str | None = None
+    opening_balance: int | None = None
+    closing_balance: int | None = None
+    credits: int = 0
+    debits: int = 0
+    entry_count: int = 0
+    last_booking: date | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+    def book(self, amount: int, direction: Direction, booking_date: date | None) -> None:
+        """Count one booked entry."""
+        self.entry_count += 1
+        if direction == "credit":
+            self.credits += amount
+        else:
+            self.debits += amount
+        if booking_date and (self.last_booking is None or booking_date > self.last_booking):
+            self.last_booking = booking_date
+
+    def business_day(self) -> date | None:
+        """The day the statement reports on: its end date, else its last booking."""
+        return self.to_date or self.last_booking or self.from_date
+
+    def balance_finding(self) -> Finding | None:
+        """Opening + credits - debits against closing, when both balances are given."""
+        if self.opening_balance is None or self.closing_balance is None:
+            return None
+        expected = self.opening_balance + self.credits - self.debits
+        if expected == self.closing_balance:
+            return None
+        detail = (
+            f"statement {self.statement_id}: balances do not agree: opening "
+            f"{format_amount(self.opening_balance)} + credits {format_amount(self.credits)}"
+            f" - debits {format_amount(self.debits)} = {format_amount(expected)}, "
+            f"but closing is {format_amount(self.closing_balance)}"
+        )
+        return Finding(FindingKind.BALANCE_MISMATCH, expected, self.closing_balance, detail)
+
+
 @dataclass(frozen=True, slots=True)
 class AccountInfo:
     """What the matcher may know about an account: enough to confirm or suggest it."""

@@ -156,6 +156,51 @@ raw_files = Table(
     CheckConstraint("status IN ('received', 'applied', 'quarantined')", name="status"),
 )
 
+# --- what the bank's statements say about themselves (balances), and where they disagree ------
+
+#: One row per statement (camt Stmt / Rpt / Ntfctn block, MT940 :20: message) in an applied
+#: file: its balances and booked sums as the file states them, for finance's daily report.
+statements = Table(
+    "statements",
+    metadata,
+    _id(),
+    Column("raw_file_id", ForeignKey("raw_files.id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # StatementKind: statement | report | ...
+    Column("account_iban", String(64)),
+    Column("statement_id", String(140)),  # the bank's id (camt Id, MT940 :20:)
+    Column("sequence", String(35)),  # camt ElctrncSeqNb / MT940 :28C:
+    Column("from_date", Date),
+    Column("to_date", Date),
+    Column("currency", String(3)),
+    Column("opening_balance", BigInteger),  # signed bani; None when the file gives none
+    Column("closing_balance", BigInteger),
+    Column("credits", BigInteger, nullable=False),  # booked credits, bani
+    Column("debits", BigInteger, nullable=False),
+    Column("entry_count", Integer, nullable=False),
+    Column("business_day", Date, nullable=False, index=True),
+    _ts("created_at"),
+)
+
+#: A disagreement a file states about itself (balances, batch totals): the entries are
+#: ingested, and finance acknowledges the finding before the day can close.
+statement_findings = Table(
+    "statement_findings",
+    metadata,
+    _id(),
+    Column("raw_file_id", ForeignKey("raw_files.id"), nullable=False, index=True),
+    Column("statement_id", ForeignKey("statements.id")),  # None: about the file as a whole
+    Column("kind", String(32), nullable=False),  # FindingKind
+    Column("expected", BigInteger),  # signed bani, what the file's own figures imply
+    Column("actual", BigInteger),  # signed bani, what the file states
+    Column("difference", BigInteger, nullable=False),  # actual - expected
+    Column("detail", Text, nullable=False),
+    Column("business_day", Date, nullable=False, index=True),
+    _ts("created_at"),
+    Column("acknowledged_by", String(64)),
+    _ts("acknowledged_at", nullable=True),
+    Column("ack_comment", Text),
+)
+
 agents = Table(
     "agents",
     metadata,

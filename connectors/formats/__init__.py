@@ -5,6 +5,7 @@ from a file's first bytes and ``get_format`` looks one up by its ``--format`` na
 """
 
 from connectors.formats import (  # noqa: F401  (imported to register)
+    camt052,
     camt053,
     camt054,
     compensation,

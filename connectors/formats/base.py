@@ -19,11 +19,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar
 
-from reconciliation.model import PaymentRecord
+from reconciliation.model import PaymentRecord, StatementSummary
 from reconciliation.money import MoneyError, parse_amount
 
 #: How many leading bytes ``detect_format`` shows each format.
@@ -37,8 +37,40 @@ class FormatError(ValueError):
         super().__init__(" ".join(str(message).split()))
 
 
+@dataclass(frozen=True)
+class ReadOptions:
+    """A connector's say in how its files are read (the connectors' TOML, per connector).
+
+    ``strict_balances`` refuses a file whose balances or batch totals disagree (by default
+    the entries are read and the disagreement is a ``Finding``); ``encoding`` names a text
+    file's encoding where detection cannot decide (cp866 looks like cp1251 to a decoder);
+    ``intraday_booked`` takes a camt.052 report's booked entries as money.
+    """
+
+    strict_balances: bool = False
+    encoding: str | None = None
+    intraday_booked: bool = False
+
+
+DEFAULT_OPTIONS = ReadOptions()
+
+
+@dataclass
+class FileReading:
+    """A file being read: ``records`` (an iterator) and ``statements``, what each statement
+    block says about itself, complete once ``records`` is exhausted (formats without
+    statements leave it empty)."""
+
+    records: Iterator[PaymentRecord]
+    statements: list[StatementSummary] = field(default_factory=list)
+
+
 class Format:
-    """Base for the format classes; subclasses set ``name`` and implement both methods."""
+    """Base for the format classes; subclasses set ``name`` and implement both methods.
+
+    A statement format also overrides ``read`` (records plus statement summaries, with the
+    connector's ``ReadOptions``); ``parse`` is then ``read(...).records``.
+    """
 
     name: ClassVar[str] = ""
 
@@ -54,6 +86,12 @@ class Format:
         """``parse`` of a stored file; a format that can stream it from disk overrides this
         (the parse worker uses it, so a large file is never held whole in memory)."""
         return self.parse(path.read_bytes())
+
+    def read(self, source: bytes | Path, options: ReadOptions = DEFAULT_OPTIONS) -> FileReading:
+        """Records and statement summaries of a file's bytes or of a stored file."""
+        if isinstance(source, Path):
+            return FileReading(self.parse_file(source))
+        return FileReading(self.parse(source))
 
     def __repr__(self) -> str:
         return f"<format {self.name}>"
@@ -154,3 +192,17 @@ def decode_text(data: bytes, where: str = "file") -> str:
         return data.decode("cp1251")
     except UnicodeDecodeError as exc:
         raise FormatError(f"{where}: neither UTF-8 nor cp1251 (byte {exc.start})") from None
+
+
+def xml_head(head: bytes) -> bytes | None:
+    """The head of an XML file as UTF-8-ish bytes for detection (a UTF-16 file's too, with or
+    without a BOM); None when it does not start like XML."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[:2] in (b"<\x00", b"\x00<"):
+        codec = (
+            "utf-16"
+            if head[:2] in (b"\xff\xfe", b"\xfe\xff")
+            else ("utf-16-le" if head[:1] == b"<" else "utf-16-be")
+        )
+        head = head[: len(head) // 2 * 2].decode(codec, "ignore").encode("utf-8")
+    head = head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+    return head if head.startswith(b"<") else None

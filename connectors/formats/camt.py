@@ -41,52 +41,44 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from lxml import etree
 
-from connectors.formats.base import FormatError, amount_or_error, derive_ids
-from reconciliation.model import PaymentRecord
+from connectors.formats.base import (
+    DEFAULT_OPTIONS,
+    FileReading,
+    Format,
+    FormatError,
+    ReadOptions,
+    amount_or_error,
+    derive_ids,
+    xml_head,
+)
+from reconciliation.model import (
+    Finding,
+    FindingKind,
+    PaymentRecord,
+    StatementKind,
+    StatementSummary,
+)
 from reconciliation.money import format_amount
 from reconciliation.references import normalize_rf
 
-SUPPORTED_VERSIONS = ("001.02", "001.04", "001.08")
-_NS_RE = re.compile(r"^urn:iso:std:iso:20022:tech:xsd:camt\.(05[34])\.(\d{3}\.\d{2})$")
-_ROOTS = {"053": ("BkToCstmrStmt", "Stmt"), "054": ("BkToCstmrDbtCdtNtfctn", "Ntfctn")}
+#: Every published version from 001.02 to 001.13: the paths read are the same in all of them.
+SUPPORTED_VERSIONS = tuple(f"001.{n:02d}" for n in range(2, 14))
+_NS_RE = re.compile(r"^urn:iso:std:iso:20022:tech:xsd:camt\.(05[234])\.(\d{3}\.\d{2})$")
+#: kind -> (document element, statement block element, what such a block is)
+_ROOTS = {
+    "052": ("BkToCstmrAcctRpt", "Rpt", StatementKind.REPORT),
+    "053": ("BkToCstmrStmt", "Stmt", StatementKind.STATEMENT),
+    "054": ("BkToCstmrDbtCdtNtfctn", "Ntfctn", StatementKind.NOTIFICATION),
+}
 _DATE_RE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})(?:T[0-9:.]+(?:Z|[+-]\d{2}:\d{2})?)?\s*$")
 _OPENING = ("OPBD", "PRCD")
 _CLOSING = ("CLBD",)
-
-
-@dataclass
-class StatementInfo:
-    """What one ``Stmt`` / ``Ntfctn`` block says about itself; balances are signed bani."""
-
-    kind: str  # "053" or "054"
-    version: str  # "001.02", ...
-    statement_id: str | None = None
-    account_iban: str | None = None
-    currency: str | None = None
-    opening_balance: int | None = None
-    closing_balance: int | None = None
-    booked_credits: int = 0
-    booked_debits: int = 0
-    booked_entries: int = 0
-    pending_entries: int = 0
-
-    def check_balance(self) -> None:
-        """Opening + booked credits - booked debits must equal closing, when both are given."""
-        if self.opening_balance is None or self.closing_balance is None:
-            return
-        computed = self.opening_balance + self.booked_credits - self.booked_debits
-        if computed != self.closing_balance:
-            raise FormatError(
-                f"statement {self.statement_id}: balances do not agree: opening "
-                f"{format_amount(self.opening_balance)} + credits "
-                f"{format_amount(self.booked_credits)} - debits "
-                f"{format_amount(self.booked_debits)} = {format_amount(computed)}, "
-                f"but closing is {format_amount(self.closing_balance)}"
-            )
+#: Interim booked: a page of a multi-page statement opens and closes with it.
+_INTERIM = "ITBD"
 
 
 #: Every path (relative to a statement block, a balance, an entry or a transaction) that the
@@ -94,7 +86,8 @@ class StatementInfo:
 #: carry nothing we read (bank transaction codes, creditor parties, related dates, ...).
 _PATHS = (
     # statement block
-    "Id", "Acct/Id/IBAN", "Acct/Id/Othr/Id", "Acct/Ccy",
+    "Id", "Acct/Id/IBAN", "Acct/Id/Othr/Id", "Acct/Ccy", "ElctrncSeqNb", "LglSeqNb",
+    "FrToDt/FrDtTm", "FrToDt/ToDtTm",
     # balance
     "Tp/CdOrPrtry/Cd", "Tp/CdOrPrtry/Prtry", "Amt", "CdtDbtInd",
     # entry
@@ -203,7 +196,7 @@ def _sniff(source: bytes | Path) -> tuple[str, str]:
         raise FormatError(f"not well-formed XML: {_xml_reason(exc)}") from None
     m = _NS_RE.match(ns)
     if not m:
-        raise FormatError(f"not a camt.053/054 document (root namespace {ns!r})")
+        raise FormatError(f"not a camt.052/053/054 document (root namespace {ns!r})")
     if m.group(2) not in SUPPORTED_VERSIONS:
         raise FormatError(
             f"camt.{m.group(1)}.{m.group(2)} is not supported "
@@ -241,15 +234,29 @@ class CamtDocument:
     100,000-entry statement is never held whole in memory).
     """
 
-    def __init__(self, data: bytes | Path, expect_kind: str | None = None) -> None:
+    def __init__(
+        self,
+        data: bytes | Path,
+        expect_kind: str | None = None,
+        options: ReadOptions = DEFAULT_OPTIONS,
+    ) -> None:
         self.data = data
+        self.options = options
         self.kind, self.version = _sniff(data)
         if expect_kind and self.kind != expect_kind:
             raise FormatError(f"expected camt.{expect_kind}, got camt.{self.kind}.{self.version}")
         self.source_format = f"camt{self.kind}"
-        self.statements: list[StatementInfo] = []
+        self.block_kind = _ROOTS[self.kind][2]
+        self.statements: list[StatementSummary] = []
         self._ns = f"urn:iso:std:iso:20022:tech:xsd:camt.{self.kind}.{self.version}"
         self._wanted = _trie(self._ns)
+        self._balances: list[tuple[str, int]] = []  # (code, signed bani) of the current block
+        # a camt.052 report is intraday information: its entries are not money yet
+        self._information = self.kind == "052" and not options.intraday_booked
+
+    def reading(self) -> FileReading:
+        """Records and statement summaries (complete once the records are consumed)."""
+        return FileReading(self.records(), self.statements)
 
     def records(self, *, include_pending: bool = False) -> Iterator[PaymentRecord]:
         """Every record, in file order; see the module docstring for what counts."""
@@ -263,17 +270,18 @@ class CamtDocument:
             _open(self.data), events=("start", "end"), tag=tags, **_parser_args()
         )
         entry_no = 0
-        info = StatementInfo(self.kind, self.version)
+        info = StatementSummary(self.block_kind)
         try:
             for event, el in events:
                 local = el.tag.rpartition("}")[2]
                 if local == block:
                     if event == "start":
-                        info = StatementInfo(self.kind, self.version)
+                        info = StatementSummary(self.block_kind)
                         self.statements.append(info)
+                        self._balances = []
                     else:
                         self._capture_header(el, info)
-                        info.check_balance()
+                        self._close_block(info)
                         _release(el)
                     continue
                 if event == "start":
@@ -290,31 +298,56 @@ class CamtDocument:
         if not self.statements:
             raise FormatError(f"camt.{self.kind} document without any {block} block")
 
-    def _capture_header(self, parent: Any, info: StatementInfo) -> None:
-        """Statement id, account and currency, read before the siblings are released."""
+    def _capture_header(self, parent: Any, info: StatementSummary) -> None:
+        """Statement id, account, currency, sequence and period, read before the siblings
+        are released."""
         if info.statement_id is not None or parent is None:
             return
         idx = _index(parent, self._wanted)
         info.statement_id = _text(idx, "Id") or ""
         info.account_iban = _text(idx, "Acct/Id/IBAN", "Acct/Id/Othr/Id")
         info.currency = _text(idx, "Acct/Ccy")
+        info.sequence = _text(idx, "ElctrncSeqNb", "LglSeqNb")
+        where = f"statement {info.statement_id} FrToDt"
+        info.from_date = _date(_text(idx, "FrToDt/FrDtTm"), where)
+        info.to_date = _date(_text(idx, "FrToDt/ToDtTm"), where)
 
-    def _balance(self, el: Any, info: StatementInfo) -> None:
+    def _balance(self, el: Any, info: StatementSummary) -> None:
         idx = _index(el, self._wanted)
         code = _text(idx, "Tp/CdOrPrtry/Cd", "Tp/CdOrPrtry/Prtry")
-        if code not in _OPENING + _CLOSING:
+        if code not in (*_OPENING, *_CLOSING, _INTERIM):
             return
         where = f"statement {info.statement_id} balance {code}"
         bani = amount_or_error(_text(idx, "Amt"), where)
         if _direction(_text(idx, "CdtDbtInd"), where) == "debit":
             bani = -bani
-        if code in _OPENING and info.opening_balance is None:
-            info.opening_balance = bani
-        elif code in _CLOSING:
-            info.closing_balance = bani
+        self._balances.append((code, bani))
+
+    def _close_block(self, info: StatementSummary) -> None:
+        """Opening and closing from the block's balances, then the balance check: a
+        disagreement is a finding (the entries stand), a refusal when the connector is strict.
+
+        A page of a multi-page statement opens and closes with interim balances (ITBD).
+        """
+        codes = self._balances
+        opening = [b for c, b in codes if c in _OPENING]
+        closing = [b for c, b in codes if c in _CLOSING]
+        interim = [b for c, b in codes if c == _INTERIM]
+        if not opening and len(interim) >= 2:
+            opening, interim = interim[:1], interim[1:]
+        info.opening_balance = opening[0] if opening else None
+        info.closing_balance = closing[-1] if closing else (interim[-1] if interim else None)
+        finding = info.balance_finding()
+        if finding is not None:
+            self._find(info, finding)
+
+    def _find(self, info: StatementSummary, finding: Finding) -> None:
+        if self.options.strict_balances:
+            raise FormatError(finding.detail)
+        info.findings.append(finding)
 
     def _entry(
-        self, el: Any, info: StatementInfo, n: int, include_pending: bool
+        self, el: Any, info: StatementSummary, n: int, include_pending: bool
     ) -> Iterator[PaymentRecord]:
         idx = _index(el, self._wanted)
         where = f"entry {n}"
@@ -324,21 +357,18 @@ class CamtDocument:
         status = _text(idx, "Sts/Cd", "Sts/Prtry", "Sts")
         if not status:
             raise FormatError(f"{where}: status (Sts) missing")
+        booking_date = _date(_text(idx, "BookgDt/Dt", "BookgDt/DtTm"), where)
         if status == "BOOK":
-            info.booked_entries += 1
-            if direction == "credit":
-                info.booked_credits += amount
-            else:
-                info.booked_debits += amount
-        else:
-            info.pending_entries += 1
-            if not include_pending:
+            info.book(amount, direction, booking_date)
+            if self._information:
                 return
+        elif not include_pending:
+            return
         svcr = _text(idx, "AcctSvcrRef")
         base: dict[str, Any] = {
             "source_format": self.source_format,
             "currency": (amt_el.get("Ccy") or "").strip() or info.currency or "MDL",
-            "booking_date": _date(_text(idx, "BookgDt/Dt", "BookgDt/DtTm"), where),
+            "booking_date": booking_date,
             "value_date": _date(_text(idx, "ValDt/Dt", "ValDt/DtTm"), where),
             "reversal": _bool(_text(idx, "RvslInd"), where),
             "extra": {
@@ -352,16 +382,9 @@ class CamtDocument:
         has_batch = "NtryDtls/Btch" in idx
         batch_ref = _text(idx, "NtryRef") or svcr or f"{info.statement_id}:entry-{n}"
         if not txs:
-            yield PaymentRecord(
-                external_id=svcr or "",
-                amount=amount,
-                direction=direction,
-                account_servicer_ref=svcr,
-                remittance=_text(idx, "AddtlNtryInf"),
-                batch_ref=batch_ref if has_batch else None,
-                **base,
-            )
-        elif len(txs) == 1 and not has_batch:
+            yield self._lump(idx, amount, direction, svcr, batch_ref if has_batch else None, base)
+        elif len(txs) == 1 and (not has_batch or not _tx_amount_text(txs[0])):
+            # one TxDtls: the entry's amount is the payment's (a detail may carry none)
             tx = self._tx_fields(txs[0])
             tx_svcr = tx.pop("account_servicer_ref")
             ref = svcr or tx_svcr
@@ -370,51 +393,60 @@ class CamtDocument:
                 amount=amount,
                 direction=direction,
                 account_servicer_ref=ref,
+                batch_ref=batch_ref if has_batch else None,
                 **tx,
                 **base,
             )
         else:
-            yield from self._batch(txs, amount, direction, where, svcr, batch_ref, base)
+            details = self._batch(txs, direction, where)
+            signed_sum = sum(d["amount"] if d["direction"] == direction else -d["amount"]
+                             for d in details)  # fmt: skip
+            if signed_sum == amount:
+                for d in details:
+                    d["account_servicer_ref"] = d["account_servicer_ref"] or svcr
+                    yield PaymentRecord(batch_ref=batch_ref, **d, **base)
+                return
+            detail = (
+                f"statement {info.statement_id} {where}: batch details add up to "
+                f"{format_amount(signed_sum)}, entry amount is {format_amount(amount)}; "
+                "the entry is taken as one payment of its amount"
+            )
+            self._find(info, Finding(FindingKind.BATCH_MISMATCH, signed_sum, amount, detail))
+            yield self._lump(idx, amount, direction, svcr, batch_ref, base)
 
-    def _batch(
+    def _lump(
         self,
-        txs: list[dict[str, list[Any]]],
+        idx: dict[str, list[Any]],
         amount: int,
         direction: str,
-        where: str,
         svcr: str | None,
-        batch_ref: str,
+        batch_ref: str | None,
         base: dict[str, Any],
-    ) -> Iterator[PaymentRecord]:
-        """One record per TxDtls; the details must add up to the entry, sign included."""
-        records = []
-        signed_sum = 0
+    ) -> PaymentRecord:
+        """The entry as one payment: a collector's lump sum, or a batch taken whole."""
+        return PaymentRecord(
+            external_id=svcr or "",
+            amount=amount,
+            direction=direction,
+            account_servicer_ref=svcr,
+            remittance=_text(idx, "AddtlNtryInf"),
+            batch_ref=batch_ref,
+            **base,
+        )
+
+    def _batch(
+        self, txs: list[dict[str, list[Any]]], direction: str, where: str
+    ) -> list[dict[str, Any]]:
+        """The fields of one record per TxDtls (the entry's common fields come later)."""
+        details = []
         for i, tx_idx in enumerate(txs, start=1):
             tx_where = f"{where} TxDtls {i}"
-            tx_amount = amount_or_error(
-                _text(tx_idx, "Amt", "AmtDtls/TxAmt/Amt", "AmtDtls/InstdAmt/Amt"), tx_where
-            )
-            tx_dir = _direction(_text(tx_idx, "CdtDbtInd") or _IND[direction], tx_where)
-            signed_sum += tx_amount if tx_dir == direction else -tx_amount
             tx = self._tx_fields(tx_idx)
-            tx_svcr = tx.pop("account_servicer_ref")
-            records.append(
-                PaymentRecord(
-                    external_id=tx_svcr or "",
-                    amount=tx_amount,
-                    direction=tx_dir,
-                    account_servicer_ref=tx_svcr or svcr,
-                    batch_ref=batch_ref,
-                    **tx,
-                    **base,
-                )
-            )
-        if signed_sum != amount:
-            raise FormatError(
-                f"{where}: batch details add up to {format_amount(signed_sum)}, "
-                f"entry amount is {format_amount(amount)}"
-            )
-        yield from records
+            tx["amount"] = amount_or_error(_tx_amount_text(tx_idx), tx_where)
+            tx["direction"] = _direction(_text(tx_idx, "CdtDbtInd") or _IND[direction], tx_where)
+            tx["external_id"] = tx["account_servicer_ref"] or ""
+            details.append(tx)
+        return details
 
     def _tx_fields(self, tx: dict[str, list[Any]]) -> dict[str, Any]:
         """References, parties and remittance of one TxDtls (its index)."""
@@ -441,6 +473,10 @@ class CamtDocument:
 
 
 _IND = {"credit": "CRDT", "debit": "DBIT"}
+
+
+def _tx_amount_text(tx: dict[str, list[Any]]) -> str | None:
+    return _text(tx, "Amt", "AmtDtls/TxAmt/Amt", "AmtDtls/InstdAmt/Amt")
 
 
 def _release(el: Any) -> None:
@@ -488,9 +524,28 @@ def _day(text: str) -> date | None:
         return None
 
 
-def statement_info(data: bytes) -> list[StatementInfo]:
-    """Balances and totals of every statement in a camt file (reads the whole file)."""
-    doc = CamtDocument(data)
+def statement_info(data: bytes, options: ReadOptions = DEFAULT_OPTIONS) -> list[StatementSummary]:
+    """Balances, totals and findings of every statement in a camt file (reads the whole file)."""
+    doc = CamtDocument(data, options=options)
     for _ in doc.records():
         pass
     return doc.statements
+
+
+class CamtFormat(Format):
+    """One camt message kind as a registered format (``kind``: "052", "053" or "054")."""
+
+    kind: ClassVar[str] = ""
+
+    def detect(self, head: bytes) -> bool:
+        text = xml_head(head)
+        return text is not None and f"xsd:camt.{self.kind}.".encode() in text
+
+    def parse(self, data: bytes) -> Iterator[PaymentRecord]:
+        return CamtDocument(data, expect_kind=self.kind).records()
+
+    def parse_file(self, path: Path) -> Iterator[PaymentRecord]:
+        return CamtDocument(path, expect_kind=self.kind).records()
+
+    def read(self, source: bytes | Path, options: ReadOptions = DEFAULT_OPTIONS) -> FileReading:
+        return CamtDocument(source, expect_kind=self.kind, options=options).reading()

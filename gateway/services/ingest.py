@@ -15,7 +15,6 @@ external_id), e.g. from an overlapping re-sent statement, are skipped one by one
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,15 +23,16 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from connectors.formats import FormatError, detect_format, get_format
-from connectors.parse_worker import WORKER_MIN_BYTES, parse_in_worker
+from connectors.formats.base import DEFAULT_OPTIONS, FileReading, ReadOptions
+from connectors.parse_worker import WORKER_MIN_BYTES, read_in_worker
 from gateway.collectors import load_collectors
 from gateway.db import bulk_transaction
 from gateway.gcpause import gc_paused
 from gateway.logging import get_logger
 from gateway.services import rawstore
+from gateway.services.statements import record_statements
 from gateway.settings import Settings
-from reconciliation.model import PaymentRecord
-from reconciliation.service import apply_records
+from reconciliation.service import apply_records, business_today
 from schemas.tables import raw_files
 
 log = get_logger("gateway.ingest")
@@ -74,6 +74,7 @@ def ingest_bytes(
     filename: str,
     source: str | None = None,
     fmt: str = "auto",
+    options: ReadOptions = DEFAULT_OPTIONS,
 ) -> IngestResult:
     """Store ``data`` content-addressed, then parse, persist, match, allocate in one transaction.
 
@@ -82,14 +83,28 @@ def ingest_bytes(
     failure while applying rolls back and leaves the file "received" (status "failed"), so
     the next run retries it instead of treating it as a bad file.
     """
-    return _ingest(engine, settings, [data], filename=filename, source=source, fmt=fmt)
+    return _ingest(
+        engine, settings, [data], filename=filename, source=source, fmt=fmt, options=options
+    )
 
 
 def ingest_path(
-    engine: Engine, settings: Settings, path: Path, *, source: str | None = None, fmt: str = "auto"
+    engine: Engine,
+    settings: Settings,
+    path: Path,
+    *,
+    source: str | None = None,
+    fmt: str = "auto",
+    options: ReadOptions = DEFAULT_OPTIONS,
 ) -> IngestResult:
     return _ingest(
-        engine, settings, [path.read_bytes()], filename=path.name, source=source, fmt=fmt
+        engine,
+        settings,
+        [path.read_bytes()],
+        filename=path.name,
+        source=source,
+        fmt=fmt,
+        options=options,
     )
 
 
@@ -101,6 +116,7 @@ def _ingest(
     filename: str,
     source: str | None,
     fmt: str,
+    options: ReadOptions,
 ) -> IngestResult:
     # The bytes travel in a box so that the last reference can be dropped once they are
     # stored: a 100,000-entry statement should not hold its 60 MB of XML while it is applied
@@ -117,15 +133,16 @@ def _ingest(
         parser = detect_format(data) if fmt in ("auto", "", None) else get_format(fmt)
         if len(data) >= WORKER_MIN_BYTES:  # a worker reads the stored file: let go of ours
             del data
-            records: Iterable[PaymentRecord] = parse_in_worker(path, parser.name)
+            reading = read_in_worker(path, parser.name, options)
         else:
             with gc_paused():
-                records = list(parser.parse(data))
+                reading = parser.read(data, options)
+                reading.records = iter(list(reading.records))
     except FormatError as exc:
         return _quarantine(engine, raw_id, filename, sha, None, str(exc))
     try:
         with gc_paused():
-            counts = _apply(engine, settings, records, raw_id, source or parser.name, parser.name)
+            counts = _apply(engine, settings, reading, raw_id, source or parser.name, parser.name)
     except _NoRecords as exc:
         return _quarantine(engine, raw_id, filename, sha, parser.name, str(exc))
     except FormatError as exc:  # found by a worker still reading the file: all rolled back
@@ -135,7 +152,7 @@ def _ingest(
         reason = f"internal error while applying ({type(exc).__name__}); nothing applied"
         _mark(engine, raw_id, status="received", reason=reason, fmt=parser.name)
         return IngestResult(filename, sha, "failed", parser.name, reason)
-    n = counts.pop("records")
+    n = counts.pop("records", 0)
     log.info("ingested", file_sha=sha[:12], format=parser.name, records=n, **counts)
     return IngestResult(filename, sha, "applied", parser.name, None, n, counts)
 
@@ -147,22 +164,27 @@ class _NoRecords(FormatError):
 def _apply(
     engine: Engine,
     settings: Settings,
-    records: Iterable[PaymentRecord],
+    reading: FileReading,
     raw_id: int,
     source: str,
     fmt: str,
 ) -> dict[str, int]:
+    today = business_today()
     with bulk_transaction(engine, INGEST_CACHE_MB) as conn:
         counts = apply_records(
             conn,
-            records,
+            reading.records,
             source=source,
             raw_file_id=raw_id,
             actor="ingest",
             collectors=load_collectors(settings),
+            today=today,
         )
-        if not counts.get("records"):
+        # an intraday report may hold no money at all, yet its statement is worth keeping
+        if not counts.get("records") and not reading.statements:
             raise _NoRecords("the file holds no records")  # rolls back the settlement pass
+        n_statements, n_findings = record_statements(conn, raw_id, reading.statements, today)
+        counts["statements"], counts["findings"] = n_statements, n_findings
         conn.execute(
             update(raw_files)
             .where(raw_files.c.id == raw_id)

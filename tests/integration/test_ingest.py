@@ -10,12 +10,20 @@ from sqlalchemy import func, select
 
 import gateway.services.ingest as ingest_service
 import reconciliation.service as reconciliation_service
-from connectors.parse_worker import WorkerFailed, parse_in_worker
+from connectors.formats.base import FileReading, ReadOptions
+from connectors.parse_worker import WorkerFailed, parse_in_worker, read_in_worker
 from fixtures.writers.camt import write_camt053
 from fixtures.writers.entries import StatementMeta, WriterEntry
 from gateway.services import rawstore
 from gateway.services.ingest import ingest_bytes
-from schemas.tables import allocations, payments, raw_files, review_items
+from schemas.tables import (
+    allocations,
+    payments,
+    raw_files,
+    review_items,
+    statement_findings,
+    statements,
+)
 from tests.integration.citykit import ACC_ION, ACC_MARIA, load_tiny_city
 
 DAY = date(2026, 11, 20)
@@ -221,7 +229,7 @@ def through_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every file goes through the parse worker, in rounds of one record, so that rounds are
     applied before the worker has read the end of the file."""
     monkeypatch.setattr(ingest_service, "WORKER_MIN_BYTES", 0)
-    monkeypatch.setattr(ingest_service, "parse_in_worker", partial(parse_in_worker, batch=1))
+    monkeypatch.setattr(ingest_service, "read_in_worker", partial(read_in_worker, batch=1))
     monkeypatch.setattr(reconciliation_service, "ROUND_SIZE", 1)
 
 
@@ -264,7 +272,8 @@ def test_error_found_by_the_worker_at_the_end_rolls_back_every_round(
         persisted.append(len(plans))
 
     monkeypatch.setattr(reconciliation_service, "_persist", persist)
-    result = ingest_bytes(engine, settings, data, filename="bad.xml", source="bank")
+    strict = ReadOptions(strict_balances=True)
+    result = ingest_bytes(engine, settings, data, filename="bad.xml", source="bank", options=strict)
     assert sum(persisted) == 3  # every entry was written in its round before the error came
     assert result.status == "quarantined" and "balances do not agree" in (result.reason or "")
     assert _counts(engine) == {"payments": 0, "allocations": 0, "review_items": 0}
@@ -277,7 +286,7 @@ def test_a_failing_worker_leaves_the_file_to_be_retried(
     engine, settings, through_worker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     load_tiny_city(engine)
-    monkeypatch.setattr(ingest_service, "parse_in_worker", _dead_worker)
+    monkeypatch.setattr(ingest_service, "read_in_worker", _dead_worker)
     data = _statement(WriterEntry(amount=100, booking_date=DAY, acct_svcr_ref="F1"))
     result = ingest_bytes(engine, settings, data, filename="f.xml", source="bank")
     assert result.status == "failed" and "WorkerFailed" in (result.reason or "")
@@ -286,10 +295,14 @@ def test_a_failing_worker_leaves_the_file_to_be_retried(
         assert conn.execute(select(raw_files.c.status)).scalar_one() == "received"
 
 
-def _dead_worker(path, fmt):  # type: ignore[no-untyped-def]
+def _dead_worker(path, fmt, options):  # type: ignore[no-untyped-def]
     """A worker that reads one record, then dies."""
-    yield from list(parse_in_worker(path, fmt))[:1]
-    raise WorkerFailed("parse worker exited with code -9")
+
+    def records():  # type: ignore[no-untyped-def]
+        yield from list(parse_in_worker(path, fmt))[:1]
+        raise WorkerFailed("parse worker exited with code -9")
+
+    return FileReading(records())
 
 
 @pytest.mark.parametrize("round_size", [10_000, 1], ids=["same round", "later round"])
@@ -311,3 +324,33 @@ def test_a_bank_reference_twice_in_one_file_is_kept_twice_and_sent_to_review(
         reasons = conn.execute(select(review_items.c.reason)).scalars().all()
     assert [tuple(r) for r in rows] == [("SAME", "allocated"), ("SAME~2", "review")]
     assert reasons == ["LIKELY_DUPLICATE"]
+
+
+def test_balances_that_disagree_are_ingested_and_stored_as_a_finding(engine, settings) -> None:
+    load_tiny_city(engine)
+    entries = [
+        WriterEntry(
+            amount=100, booking_date=DAY, acct_svcr_ref=f"G{i}", remittance=f"c/p {ACC_ION}"
+        )
+        for i in range(2)
+    ]
+    meta = StatementMeta(
+        iban=META.iban, statement_id="ST-9", opening_balance=500, closing_balance=600
+    )
+    result = ingest_bytes(engine, settings, write_camt053(entries, meta), filename="s.xml")
+    assert result.status == "applied" and result.records == 2
+    assert (result.counts["statements"], result.counts["findings"]) == (1, 1)
+    with engine.connect() as conn:
+        st = conn.execute(select(statements)).one()
+        finding = conn.execute(select(statement_findings)).one()
+    assert (st.statement_id, st.account_iban, st.kind) == ("ST-9", META.iban, "statement")
+    assert (st.opening_balance, st.closing_balance, st.credits, st.debits) == (500, 600, 200, 0)
+    assert (st.entry_count, st.business_day) == (2, DAY)
+    assert (finding.kind, finding.expected, finding.actual, finding.difference) == (
+        "balance_mismatch",
+        700,
+        600,
+        -100,
+    )
+    assert finding.statement_id == st.id and finding.business_day == DAY
+    assert finding.acknowledged_by is None and "balances do not agree" in finding.detail

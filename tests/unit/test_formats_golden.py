@@ -13,12 +13,14 @@ from __future__ import annotations
 import io
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
 from connectors.formats import FORMATS, FormatError, derive_ids, detect_format, get_format
+from connectors.formats.base import ReadOptions
 from connectors.formats.camt import CamtDocument, statement_info
 from connectors.parse_cli import run
 from fixtures.writers import (
@@ -35,7 +37,7 @@ from fixtures.writers import (
     write_post_registry,
     write_terminal_page,
 )
-from reconciliation.model import PaymentRecord, ServiceAmount
+from reconciliation.model import FindingKind, PaymentRecord, ServiceAmount
 from tests.golden import Golden
 
 SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "samples"
@@ -149,20 +151,36 @@ def test_pending_entries_are_left_out_unless_asked_for_and_counted() -> None:
     assert [r.external_id for r in with_pending if r.extra["status"] == "PDNG"] == ["P1"]
     (info,) = statement_info(data)
     assert (info.opening_balance, info.closing_balance) == (10000, 10000 + 45050 - 5000)
-    assert (info.booked_entries, info.pending_entries) == (3, 1)
+    assert (info.entry_count, info.credits, info.debits) == (3, 45050, 5000)
     assert info.account_iban == META.iban and info.statement_id == "S1"
 
 
-def test_camt_balance_mismatch_is_refused() -> None:
+def test_camt_balance_mismatch_is_a_finding_and_refused_when_strict() -> None:
     meta = StatementMeta(iban=META.iban, statement_id="S1", opening_balance=0, closing_balance=1)
+    data = write_camt053(_camt_entries(), meta)
+    reading = get_format("camt053").read(data)
+    assert len(list(reading.records)) == 4  # the entries stand
+    ((finding,),) = [st.findings for st in reading.statements]
+    assert finding.kind is FindingKind.BALANCE_MISMATCH
+    assert (finding.expected, finding.actual, finding.difference) == (40050, 1, 1 - 40050)
+    strict = ReadOptions(strict_balances=True)
     with pytest.raises(FormatError, match="balances do not agree"):
-        list(get_format("camt053").parse(write_camt053(_camt_entries(), meta)))
+        list(get_format("camt053").read(data, strict).records)
 
 
-def test_batch_details_must_add_up_to_the_entry() -> None:
-    data = write_camt053(_camt_entries(), META).replace(b">100.00<", b">100.01<")
+def test_batch_details_not_adding_up_make_one_payment_of_the_entry_and_a_finding() -> None:
+    entries = _camt_entries()
+    entries[1] = replace(entries[1], batch=(TxDetail(10001), TxDetail(20000)))
+    data = write_camt053(entries, META)
+    reading = get_format("camt053").read(data)
+    records = list(reading.records)
+    assert [r.amount for r in records] == [15050, 30000, 5000]  # the entry's amount is the truth
+    assert records[1].batch_ref == "B1"
+    ((finding,),) = [st.findings for st in reading.statements]
+    assert finding.kind is FindingKind.BATCH_MISMATCH and finding.difference == -1
+    strict = ReadOptions(strict_balances=True)
     with pytest.raises(FormatError, match=re.escape("entry 2: batch details add up to 300.01")):
-        list(get_format("camt053").parse(data))
+        list(get_format("camt053").read(data, strict).records)
 
 
 def test_camt_three_decimal_amount_is_refused() -> None:

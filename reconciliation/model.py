@@ -120,7 +120,7 @@ class StatementKind(StrEnum):
     INTERIM = "interim"  # MT942: intraday, information
 
 
-class FindingKind(StrEnum):
+class StatementFindingKind(StrEnum):
     """A disagreement a bank file states about itself (the entries are ingested anyway)."""
 
     BALANCE_MISMATCH = "balance_mismatch"  # opening + credits - debits != closing
@@ -129,11 +129,11 @@ class FindingKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Finding:
+class StatementFinding:
     """One disagreement: ``expected`` is what the file's own figures imply, ``actual`` what it
     states (signed bani); the money follows the entries (a batch: the entry's amount)."""
 
-    kind: FindingKind
+    kind: StatementFindingKind
     expected: int
     actual: int
     detail: str
@@ -173,7 +173,7 @@ class StatementSummary:
     debits: int = 0
     entry_count: int = 0
     last_booking: date | None = None
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[StatementFinding] = field(default_factory=list)
 
     def book(self, amount: int, direction: Direction, booking_date: date | None) -> None:
         """Count one booked entry."""
@@ -189,7 +189,7 @@ class StatementSummary:
         """The day the statement reports on: its end date, else its last booking."""
         return self.to_date or self.last_booking or self.from_date
 
-    def balance_finding(self) -> Finding | None:
+    def balance_finding(self) -> StatementFinding | None:
         """Opening + credits - debits against closing, when both balances are given."""
         if self.opening_balance is None or self.closing_balance is None:
             return None
@@ -202,7 +202,9 @@ class StatementSummary:
             f" - debits {format_amount(self.debits)} = {format_amount(expected)}, "
             f"but closing is {format_amount(self.closing_balance)}"
         )
-        return Finding(FindingKind.BALANCE_MISMATCH, expected, self.closing_balance, detail)
+        return StatementFinding(
+            StatementFindingKind.BALANCE_MISMATCH, expected, self.closing_balance, detail
+        )
 
 
 @dataclass(frozen=True, slots=True)

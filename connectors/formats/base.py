@@ -42,7 +42,7 @@ class ReadOptions:
     """A connector's say in how its files are read (the connectors' TOML, per connector).
 
     ``strict_balances`` refuses a file whose balances or batch totals disagree (by default
-    the entries are read and the disagreement is a ``Finding``); ``encoding`` names a text
+    the entries are read and the disagreement is a ``StatementFinding``); ``encoding`` names a text
     file's encoding where detection cannot decide (cp866 looks like cp1251 to a decoder);
     ``intraday_booked`` takes a camt.052 report's booked entries as money.
     """

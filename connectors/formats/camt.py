@@ -56,9 +56,9 @@ from connectors.formats.base import (
     xml_head,
 )
 from reconciliation.model import (
-    Finding,
-    FindingKind,
     PaymentRecord,
+    StatementFinding,
+    StatementFindingKind,
     StatementKind,
     StatementSummary,
 )
@@ -341,7 +341,7 @@ class CamtDocument:
         if finding is not None:
             self._find(info, finding)
 
-    def _find(self, info: StatementSummary, finding: Finding) -> None:
+    def _find(self, info: StatementSummary, finding: StatementFinding) -> None:
         if self.options.strict_balances:
             raise FormatError(finding.detail)
         info.findings.append(finding)
@@ -411,7 +411,10 @@ class CamtDocument:
                 f"{format_amount(signed_sum)}, entry amount is {format_amount(amount)}; "
                 "the entry is taken as one payment of its amount"
             )
-            self._find(info, Finding(FindingKind.BATCH_MISMATCH, signed_sum, amount, detail))
+            self._find(
+                info,
+                StatementFinding(StatementFindingKind.BATCH_MISMATCH, signed_sum, amount, detail),
+            )
             yield self._lump(idx, amount, direction, svcr, batch_ref, base)
 
     def _lump(

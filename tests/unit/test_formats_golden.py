@@ -37,7 +37,7 @@ from fixtures.writers import (
     write_post_registry,
     write_terminal_page,
 )
-from reconciliation.model import FindingKind, PaymentRecord, ServiceAmount
+from reconciliation.model import PaymentRecord, ServiceAmount, StatementFindingKind
 from tests.golden import Golden
 
 SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "samples"
@@ -161,7 +161,7 @@ def test_camt_balance_mismatch_is_a_finding_and_refused_when_strict() -> None:
     reading = get_format("camt053").read(data)
     assert len(list(reading.records)) == 4  # the entries stand
     ((finding,),) = [st.findings for st in reading.statements]
-    assert finding.kind is FindingKind.BALANCE_MISMATCH
+    assert finding.kind is StatementFindingKind.BALANCE_MISMATCH
     assert (finding.expected, finding.actual, finding.difference) == (40050, 1, 1 - 40050)
     strict = ReadOptions(strict_balances=True)
     with pytest.raises(FormatError, match="balances do not agree"):
@@ -177,7 +177,7 @@ def test_batch_details_not_adding_up_make_one_payment_of_the_entry_and_a_finding
     assert [r.amount for r in records] == [15050, 30000, 5000]  # the entry's amount is the truth
     assert records[1].batch_ref == "B1"
     ((finding,),) = [st.findings for st in reading.statements]
-    assert finding.kind is FindingKind.BATCH_MISMATCH and finding.difference == -1
+    assert finding.kind is StatementFindingKind.BATCH_MISMATCH and finding.difference == -1
     strict = ReadOptions(strict_balances=True)
     with pytest.raises(FormatError, match=re.escape("entry 2: batch details add up to 300.01")):
         list(get_format("camt053").read(data, strict).records)

@@ -2,7 +2,9 @@
 
 After the records, one line ``{"type": "finding", ...}`` per disagreement the file states
 about itself (balances, batch totals), which the ingest stores as a statement finding;
-record lines have no ``type`` key and are unchanged.
+record lines have no ``type`` key and are unchanged. ``--statements`` (or a file holding no
+money, such as an intraday report) also prints one ``{"type": "statement", ...}`` line per
+statement block: balances, booked sums and count, as the ingest stores them.
 
 Touches no database and no archive: it is how an operator looks at what the gateway would
 read from a file before ingesting it. A bad file gives one line on stderr and exit code 2,
@@ -28,6 +30,7 @@ def run(
     fmt: str = "auto",
     *,
     options: ReadOptions = DEFAULT_OPTIONS,
+    statements: bool = False,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
 ) -> int:
@@ -50,12 +53,18 @@ def run(
     except FormatError as exc:
         print(f"error: {path}: {exc}", file=err)
         return EXIT_BAD_FILE
+    if not records and reading.statements:
+        kinds = ", ".join(sorted({st.kind.value for st in reading.statements}))
+        print(f"note: {path}: information only ({kinds}), no booked money", file=err)
     try:
         for record in records:
             out.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
-        for st in reading.statements:
-            for finding in st.findings:
-                out.write(json.dumps(finding.to_json(st.statement_id), ensure_ascii=False) + "\n")
+        lines = []
+        if statements or not records:
+            lines += [st.to_json() for st in reading.statements]
+        lines += [f.to_json(st.statement_id) for st in reading.statements for f in st.findings]
+        for line in lines:
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
         out.flush()
     except BrokenPipeError:  # `gateway parse F | head`: the reader left, which is fine
         _silence_stdout()

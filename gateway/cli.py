@@ -78,7 +78,7 @@ def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
     from connectors.parse_cli import run
 
     options = ReadOptions(args.strict_balances, args.encoding, args.intraday_booked)
-    return run(args.file, args.format, options=options)
+    return run(args.file, args.format, options=options, statements=args.statements)
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -172,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--strict-balances", action="store_true", help="refuse disagreeing balances")
     pa.add_argument("--encoding", default=None, help="a text file's encoding, e.g. cp866")
     pa.add_argument("--intraday-booked", action="store_true", help="camt.052 entries as money")
+    pa.add_argument("--statements", action="store_true", help="print statement balance lines")
     pa.set_defaults(func=cmd_parse)
 
     ing = sub.add_parser("ingest", help="store, parse, match and allocate one file")

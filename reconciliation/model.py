@@ -185,6 +185,28 @@ class StatementSummary:
         if booking_date and (self.last_booking is None or booking_date > self.last_booking):
             self.last_booking = booking_date
 
+    def to_json(self) -> dict[str, Any]:
+        """A ``gateway parse --statements`` line of type "statement"."""
+
+        def amount(bani: int | None) -> str | None:
+            return None if bani is None else format_amount(bani)
+
+        return {
+            "type": "statement",
+            "kind": self.kind.value,
+            "statement_id": self.statement_id,
+            "account_iban": self.account_iban,
+            "sequence": self.sequence,
+            "from_date": self.from_date.isoformat() if self.from_date else None,
+            "to_date": self.to_date.isoformat() if self.to_date else None,
+            "currency": self.currency,
+            "opening_balance": amount(self.opening_balance),
+            "closing_balance": amount(self.closing_balance),
+            "credits": format_amount(self.credits),
+            "debits": format_amount(self.debits),
+            "entry_count": self.entry_count,
+        }
+
     def business_day(self) -> date | None:
         """The day the statement reports on: its end date, else its last booking."""
         return self.to_date or self.last_booking or self.from_date
@@ -205,6 +227,41 @@ class StatementSummary:
         return StatementFinding(
             StatementFindingKind.BALANCE_MISMATCH, expected, self.closing_balance, detail
         )
+
+    def chain_finding(self, before: StatementSummary | None) -> StatementFinding | None:
+        """The next part (or page) of an account's statement in the same file must open with
+        the closing of the part before it."""
+        if (
+            before is None
+            or before.account_iban != self.account_iban
+            or before.closing_balance is None
+            or self.opening_balance is None
+            or before.closing_balance == self.opening_balance
+        ):
+            return None
+        detail = (
+            f"statement {self.statement_id} ({self.sequence or 'no sequence'}): opening "
+            f"{format_amount(self.opening_balance)} is not the closing "
+            f"{format_amount(before.closing_balance)} of statement {before.statement_id} "
+            f"({before.sequence or 'no sequence'}) before it"
+        )
+        return StatementFinding(
+            StatementFindingKind.BALANCE_CHAIN, before.closing_balance, self.opening_balance, detail
+        )
+
+    def check(self, before: StatementSummary | None, *, strict: bool) -> None:
+        """Balance and chain checks: a disagreement is kept as a finding, or, when ``strict``,
+        raised as ``ValueError`` subclass ``StatementRefused`` with the finding's detail."""
+        for finding in (self.balance_finding(), self.chain_finding(before)):
+            if finding is None:
+                continue
+            if strict:
+                raise StatementRefused(finding.detail)
+            self.findings.append(finding)
+
+
+class StatementRefused(ValueError):
+    """A statement whose balances disagree, read for a connector that refuses such files."""
 
 
 @dataclass(frozen=True, slots=True)

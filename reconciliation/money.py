@@ -2,8 +2,10 @@
 
 This is the one module that turns text into bani and back. Floats are refused outright: a
 float has already lost the exact value by the time it reaches us, so accepting one would hide
-the bug upstream instead of surfacing it. Text must carry at most two decimals; we never round
-a third one away, because a bank that sends "10.005" has a problem we must not paper over.
+the bug upstream instead of surfacing it. Text may carry more than two decimals only when they
+are zeros, exact to the ban ("8.850", "5442.09000": ISO 20022 amounts have up to five fraction
+digits); we never round a non-zero third one away, because a bank that sends "10.005" has a
+problem we must not paper over.
 
 Splitting uses the largest-remainder method so that the parts always add up to the whole,
 which is what lets every allocation balance to the ban.
@@ -20,7 +22,9 @@ BANI_PER_LEU = 100
 MAX_BANI = 10**12
 CURRENCY = "MDL"
 
-_AMOUNT_RE = re.compile(r"^(?P<sign>[+-]?)(?P<int>\d{1,13})(?:(?P<sep>[.,])(?P<frac>\d{1,2}))?$")
+_AMOUNT_RE = re.compile(
+    r"^(?P<sign>[+-]?)(?P<int>\d{1,13})(?:(?P<sep>[.,])(?P<frac>\d{1,2})(?P<rest>\d{0,8}))?$"
+)
 _TWO_PLACES = Decimal("0.01")
 
 
@@ -33,7 +37,8 @@ def parse_amount(
 ) -> int:
     """Parse an amount in lei ("1234.50", Decimal("1.5")) into integer bani.
 
-    Accepts at most two decimals, no exponent, no thousands separators. ``allow_comma`` admits
+    Accepts two decimals, or more when the rest are zeros ("8.850"; "8.855" is refused as not
+    exact to the ban), no exponent, no thousands separators. ``allow_comma`` admits
     a decimal comma for registries written by Romanian- or Russian-locale software. An ``int``
     is taken as whole lei (never as bani): ambiguity here would cost a factor of a hundred.
     """
@@ -58,6 +63,10 @@ def _text_to_bani(text: str, *, allow_comma: bool) -> int:
     m = _AMOUNT_RE.match(text.strip())
     if not m or (m.group("sep") == "," and not allow_comma):
         raise MoneyError(f"malformed amount {text!r} (expected digits with at most two decimals)")
+    if m.group("rest") and m.group("rest").strip("0"):
+        raise MoneyError(
+            f"amount {text.strip()!r} is not exact to the ban (more than two decimals)"
+        )
     frac = (m.group("frac") or "").ljust(2, "0")
     bani = int(m.group("int")) * BANI_PER_LEU + int(frac or 0)
     return -bani if m.group("sign") == "-" else bani
@@ -69,7 +78,7 @@ def _decimal_to_bani(value: Decimal) -> int:
     try:
         scaled = value * BANI_PER_LEU
         if scaled != scaled.to_integral_value():
-            raise MoneyError(f"amount {value} has more than two decimals")
+            raise MoneyError(f"amount {value} is not exact to the ban (more than two decimals)")
         return int(scaled)
     except InvalidOperation as exc:  # pragma: no cover - only with exotic contexts
         raise MoneyError(f"amount {value!r} is not a number") from exc

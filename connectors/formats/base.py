@@ -44,12 +44,18 @@ class ReadOptions:
     ``strict_balances`` refuses a file whose balances or batch totals disagree (by default
     the entries are read and the disagreement is a ``StatementFinding``); ``encoding`` names a text
     file's encoding where detection cannot decide (cp866 looks like cp1251 to a decoder);
-    ``intraday_booked`` takes a camt.052 report's booked entries as money.
+    ``intraday_booked`` takes a camt.052 report's booked entries as money; ``quirks`` names
+    the MT940 bank-quirk hooks to apply (``mt940_quirks``; None: the default set).
     """
 
     strict_balances: bool = False
     encoding: str | None = None
     intraday_booked: bool = False
+    quirks: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.quirks is not None:  # from TOML or JSON: a list
+            object.__setattr__(self, "quirks", tuple(self.quirks))
 
 
 DEFAULT_OPTIONS = ReadOptions()
@@ -177,21 +183,63 @@ def _safe_detect(fmt: Format, head: bytes) -> bool:
         return False
 
 
-def decode_text(data: bytes, where: str = "file") -> str:
-    """Text of a legacy file: UTF-8 (BOM dropped) when it decodes strictly, else cp1251.
-
-    cp1251 leaves five byte values undefined; a file using them is neither encoding.
+def decode_text(data: bytes, where: str = "file", encoding: str | None = None) -> str:
+    """Text of a legacy file: the connector's ``encoding`` when it names one; else a BOM's
+    (UTF-8, UTF-16); else UTF-8 when it decodes strictly; else cp1251 or cp866, whichever
+    reads as Cyrillic words (``legacy_cyrillic``).
     """
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+    if encoding:
+        try:
+            return data.decode(encoding).removeprefix("\ufeff")
+        except LookupError:
+            raise FormatError(f"{where}: unknown encoding {encoding!r}") from None
+        except UnicodeDecodeError as exc:
+            raise FormatError(f"{where}: not {encoding} (byte {exc.start})") from None
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data[len(bom) :].decode(codec)
+            except UnicodeDecodeError as exc:
+                raise FormatError(
+                    f"{where}: bad {codec} after its BOM (byte {exc.start})"
+                ) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1251")
-    except UnicodeDecodeError as exc:
-        raise FormatError(f"{where}: neither UTF-8 nor cp1251 (byte {exc.start})") from None
+        return legacy_cyrillic(data, where)
+
+
+_BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+
+
+def legacy_cyrillic(data: bytes, where: str = "file") -> str:
+    """cp1251 (Windows) or cp866 (DOS) text: the one whose non-ASCII characters are mostly
+    Cyrillic letters, lowercase above all; cp1251 when they read alike (a file with one
+    accented name). cp866 text read as cp1251 is box-drawing and punctuation, and cp1251
+    read as cp866 is mostly box-drawing, so real text decides it; a connector whose files
+    are too short to tell sets ``encoding``.
+    """
+    best, best_score = None, -1.0
+    for codec in ("cp1251", "cp866"):
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        score = _cyrillic_score(text)
+        if score > best_score:
+            best, best_score = text, score
+    if best is None:
+        raise FormatError(f"{where}: neither UTF-8, cp1251 nor cp866")
+    return best
+
+
+def _cyrillic_score(text: str) -> float:
+    high = [c for c in text if ord(c) > 127]
+    if not high:
+        return 0.0
+    lower = sum(1 for c in high if "\u0430" <= c <= "\u044f" or c == "\u0451")
+    upper = sum(1 for c in high if "\u0410" <= c <= "\u042f" or c == "\u0401")
+    return (lower + 0.5 * upper) / len(high)
 
 
 def xml_head(head: bytes) -> bytes | None:

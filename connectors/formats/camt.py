@@ -60,6 +60,7 @@ from reconciliation.model import (
     StatementFinding,
     StatementFindingKind,
     StatementKind,
+    StatementRefused,
     StatementSummary,
 )
 from reconciliation.money import format_amount
@@ -337,9 +338,11 @@ class CamtDocument:
             opening, interim = interim[:1], interim[1:]
         info.opening_balance = opening[0] if opening else None
         info.closing_balance = closing[-1] if closing else (interim[-1] if interim else None)
-        finding = info.balance_finding()
-        if finding is not None:
-            self._find(info, finding)
+        before = self.statements[-2] if len(self.statements) > 1 else None
+        try:
+            info.check(before, strict=self.options.strict_balances)
+        except StatementRefused as exc:
+            raise FormatError(str(exc)) from None
 
     def _find(self, info: StatementSummary, finding: StatementFinding) -> None:
         if self.options.strict_balances:

@@ -1,24 +1,35 @@
-"""SWIFT MT940 statements, read with the ``mt940`` library (package mt-940).
+"""SWIFT MT940 statements and MT942 interim reports, read with the ``mt940`` library.
 
-The library does the tag grammar; this module maps its output to ``PaymentRecord``s and adds
-what a payment gateway needs that the library leaves to its caller:
+The library does the tag grammar (several statements per file, one per ``:20:``; balances
+``:60F:``/``:60M:``, ``:62F:``/``:62M:``; structured ``:86:`` subfields); this module maps its
+output to ``PaymentRecord``s and ``StatementSummary``s and adds what a payment gateway needs
+that the library leaves to its caller:
 
-- decoding: strict UTF-8 (BOM dropped), else cp1251, since local banks export both; the
-  library is fed a ``StringIO`` (given a ``str`` it would treat text naming a file as a path);
+- decoding: the connector's ``encoding``, else a BOM's, else strict UTF-8, else cp1251 or
+  cp866 (``base.decode_text``); the library is fed a ``StringIO`` (given a ``str`` it would
+  treat text naming a file as a path);
+- bank quirks (SWIFT envelope blocks, blank lines, a structured ``:86:`` without its
+  transaction code, a currency in ``:25:``) are named hooks in ``mt940_quirks``;
 - money: the library's ``Amount`` holds a ``Decimal`` built from the ``:61:`` text with the
-  comma turned into a point; that Decimal goes to ``parse_amount``, never through a float,
-  and three decimals are refused;
+  comma turned into a point; that Decimal goes to ``parse_amount``, never through a float;
+  decimals beyond the ban must be zeros;
 - marks: ``C``/``D`` give the direction; ``RC`` (reversal of a credit: money leaves) is a
   debit with ``reversal``, ``RD`` a credit with ``reversal``;
 - identity: the ``//`` bank reference is the external id (and ``account_servicer_ref``); the
   customer reference, unless ``NONREF``, is the ``end_to_end_id``; without a bank reference
-  the id is derived (``base.derive_ids``);
-- remittance: an unstructured ``:86:`` is joined line to line without a separator (banks
-  wrap at 65 characters, mid-word); a structured one (``?20``...) gives its purpose, and
-  the applicant's name and IBAN as debtor;
+  the id is derived (``base.derive_ids``); an entry without an entry date is booked on its
+  value date;
+- remittance: a structured ``:86:`` gives its purpose (``?20``-``?29``) as remittance, the
+  payer's name (``?32``/``?33``) and account (``?31``); an unstructured one is joined line
+  to line without a separator (banks wrap at 65 characters, mid-word);
 - checks: every ``:61:`` line must become a transaction (the library silently merges a line
-  without a transaction type code into the previous one), and per statement the opening
-  balance plus the movements must equal the closing balance.
+  without a transaction type code into the previous one). Balances: per statement the
+  opening (final or intermediate) plus the movements must equal the closing, and a part of
+  a multi-part statement must open with the previous part's closing; a disagreement is a
+  ``StatementFinding`` (the entries stand), a refusal when the connector is strict.
+
+MT942 (``:34F:`` floor limit, ``:13D:`` time, no ``:60F:``) is an intraday report: read as
+information (its statement summary, no payment records).
 """
 
 from __future__ import annotations
@@ -28,14 +39,30 @@ import re
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import mt940
 from mt940.models import Transactions
 
-from connectors.formats.base import Format, FormatError, decode_text, derive_ids, register
-from reconciliation.model import PaymentRecord
-from reconciliation.money import MoneyError, format_amount, parse_amount
+from connectors.formats import mt940_quirks
+from connectors.formats.base import (
+    DEFAULT_OPTIONS,
+    FileReading,
+    Format,
+    FormatError,
+    ReadOptions,
+    decode_text,
+    derive_ids,
+    register,
+)
+from reconciliation.model import (
+    PaymentRecord,
+    StatementKind,
+    StatementRefused,
+    StatementSummary,
+)
+from reconciliation.money import MoneyError, parse_amount
 
 _OPTIONS = mt940.Options(
     applicant_iban=True,
@@ -46,81 +73,136 @@ _OPTIONS = mt940.Options(
     strip_bom=True,
 )
 _TAG61 = re.compile(r"(?m)^:61:")
+_MT942 = re.compile(r"(?m)^:(34F|13D):")
+_BOOKED_OPENING = re.compile(r"(?m)^:60[FM]:")
 _MARKS = {
     "C": ("credit", False),
     "D": ("debit", False),
     "RD": ("credit", True),
     "RC": ("debit", True),
 }
+_OPENING = ("final_opening_balance", "intermediate_opening_balance", "opening_balance")
+_CLOSING = ("final_closing_balance", "intermediate_closing_balance", "closing_balance")
+
+
+def _head_text(head: bytes) -> str:
+    return head.decode("latin-1")
 
 
 class Mt940Format(Format):
     name = "mt940"
+    kind = StatementKind.STATEMENT
 
     def detect(self, head: bytes) -> bool:
-        text = head.decode("latin-1")
-        return re.search(r"(?m)^:20:", text) is not None and (
-            re.search(r"(?m)^:(25|60F|60M|61):", text) is not None
-        )
+        text = _head_text(head)
+        if re.search(r"(?m)^:20:", text) is None:
+            return False
+        if _MT942.search(text) and not _BOOKED_OPENING.search(text):
+            return False  # an MT942 interim report
+        return re.search(r"(?m)^:(25|60F|60M|61):", text) is not None
 
     def parse(self, data: bytes) -> Iterator[PaymentRecord]:
-        return derive_ids(self._records(data))
+        return self.read(data).records
 
-    def _records(self, data: bytes) -> Iterator[PaymentRecord]:
-        text = decode_text(data, "MT940").replace("\r\n", "\n").replace("\r", "\n")
-        statements = _library_parse(text)
-        if not statements:
-            raise FormatError("MT940: no statement (:20:) found")
-        expected = len(_TAG61.findall(text))
-        found = sum(len(st) for st in statements)
-        if expected != found:
-            raise FormatError(
-                f"MT940: {expected} :61: lines but {found} transactions were read "
-                "(a :61: line without a transaction type code?)"
-            )
-        out: list[PaymentRecord] = []
-        for no, st in enumerate(statements, start=1):
-            out.extend(_statement_records(st, no))
-        yield from out
+    def read(self, source: bytes | Path, options: ReadOptions = DEFAULT_OPTIONS) -> FileReading:
+        data = source.read_bytes() if isinstance(source, Path) else source
+        records, summaries = _read(data, options, self.kind)
+        return FileReading(derive_ids(iter(records)), summaries)
 
 
-def _library_parse(text: str) -> list[Transactions]:
+class Mt942Format(Mt940Format):
+    """MT942 interim transaction report: information, never booked money."""
+
+    name = "mt942"
+    kind = StatementKind.INTERIM
+
+    def detect(self, head: bytes) -> bool:
+        text = _head_text(head)
+        return (
+            re.search(r"(?m)^:20:", text) is not None
+            and _MT942.search(text) is not None
+            and not _BOOKED_OPENING.search(text)
+        )
+
+
+def _read(
+    data: bytes, options: ReadOptions, kind: StatementKind
+) -> tuple[list[PaymentRecord], list[StatementSummary]]:
+    where = "MT942" if kind is StatementKind.INTERIM else "MT940"
+    text = decode_text(data, where, options.encoding).replace("\r\n", "\n").replace("\r", "\n")
+    quirks = mt940_quirks.resolve(options.quirks)
+    for quirk in quirks:
+        if quirk.text is not None:
+            text = quirk.text(text)
+    statements = _library_parse(text, quirks, where)
+    if not statements:
+        raise FormatError(f"{where}: no statement (:20:) found")
+    expected = len(_TAG61.findall(text))
+    found = sum(len(st) for st in statements)
+    if expected != found:
+        raise FormatError(
+            f"{where}: {expected} :61: lines but {found} transactions were read "
+            "(a :61: line without a transaction type code?)"
+        )
+    records: list[PaymentRecord] = []
+    summaries: list[StatementSummary] = []
+    for no, st in enumerate(statements, start=1):
+        summary = StatementSummary(kind)
+        recs = _statement(st, f"{where} statement {no}", summary)
+        try:
+            summary.check(summaries[-1] if summaries else None, strict=options.strict_balances)
+        except StatementRefused as exc:
+            raise FormatError(str(exc)) from None
+        summaries.append(summary)
+        if kind is StatementKind.STATEMENT:
+            records.extend(recs)
+    return records, summaries
+
+
+def _library_parse(text: str, quirks: list[mt940_quirks.Quirk], where: str) -> list[Transactions]:
+    processors = mt940_quirks.processors_of(quirks, Transactions.DEFAULT_PROCESSORS)
     try:
-        return mt940.parse_statements(io.StringIO(text), options=_OPTIONS)
+        return mt940.parse_statements(io.StringIO(text), processors=processors, options=_OPTIONS)
     except FormatError:
         raise
     except Exception as exc:  # the library signals bad input with assorted exception types
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise FormatError(f"MT940: {reason[:200]}") from None
+        raise FormatError(f"{where}: {reason[:200]}") from None
 
 
-def _statement_records(st: Transactions, no: int) -> list[PaymentRecord]:
-    where = f"MT940 statement {no}"
-    account = str(st.data.get("account_identification") or "").strip()
-    currency = st.currency or "MDL"
+def _statement(st: Transactions, where: str, summary: StatementSummary) -> list[PaymentRecord]:
+    """The statement's records; its summary (ids, balances, booked sums) filled in."""
+    d = st.data
+    account = str(d.get("account_identification") or "").strip()
+    currency = st.currency or d.get("account_currency") or "MDL"
+    summary.statement_id = _clean(d.get("transaction_reference"))
+    number, seq = _clean(d.get("statement_number")), _clean(d.get("sequence_number"))
+    summary.sequence = f"{number}/{seq}" if number and seq else number
+    summary.account_iban = account or None
+    summary.currency = currency
+    opening = _balance(d, _OPENING, where)
+    closing = _balance(d, _CLOSING, where)
+    summary.opening_balance, summary.from_date = opening
+    summary.closing_balance, summary.to_date = closing
     records = []
-    movement = 0
     for i, tx in enumerate(st, start=1):
         record = _record(tx.data, f"{where} transaction {i}", currency, account)
-        movement += record.amount if record.direction == "credit" else -record.amount
+        summary.book(record.amount, record.direction, record.booking_date)
         records.append(record)
-    opening = _balance(st.data, ("final_opening_balance", "opening_balance"), where)
-    closing = _balance(st.data, ("final_closing_balance", "closing_balance"), where)
-    if opening is not None and closing is not None and opening + movement != closing:
-        raise FormatError(
-            f"{where}: balances do not agree: opening {format_amount(opening)} + movements "
-            f"{format_amount(movement)} != closing {format_amount(closing)}"
-        )
     return records
 
 
-def _balance(data: dict[str, Any], keys: tuple[str, ...], where: str) -> int | None:
+def _balance(
+    data: dict[str, Any], keys: tuple[str, ...], where: str
+) -> tuple[int | None, date | None]:
     for key in keys:
         bal = data.get(key)
         amount = getattr(getattr(bal, "amount", None), "amount", None)
         if isinstance(amount, Decimal):
-            return _bani(amount, f"{where} {key}", signed=True)
-    return None
+            return _bani(amount, f"{where} {key}", signed=True), _as_date(
+                getattr(bal, "date", None)
+            )
+    return None, None
 
 
 def _bani(value: Decimal, where: str, *, signed: bool = False) -> int:
@@ -171,3 +253,4 @@ def _as_date(value: object) -> date | None:
 
 
 MT940 = register(Mt940Format())
+MT942 = register(Mt942Format())

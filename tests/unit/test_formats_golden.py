@@ -185,7 +185,7 @@ def test_batch_details_not_adding_up_make_one_payment_of_the_entry_and_a_finding
 
 def test_camt_three_decimal_amount_is_refused() -> None:
     data = write_camt053(_camt_entries(), META).replace(b">150.50<", b">150.505<")
-    with pytest.raises(FormatError, match=r"entry 1 Amt: malformed amount '150.505'"):
+    with pytest.raises(FormatError, match=r"entry 1 Amt: amount '150.505' is not exact to the ban"):
         list(get_format("camt053").parse(data))
 
 
@@ -246,15 +246,19 @@ def test_mt940_reversal_marks_and_balance() -> None:
     assert records[0].external_id == "R1" and records[1].external_id.startswith("h:")
 
 
-def test_mt940_balance_mismatch_is_refused() -> None:
+def test_mt940_balance_mismatch_is_a_finding_and_refused_when_strict() -> None:
     data = _mt940().replace(b":62F:C241115MDL200,50", b":62F:C241115MDL200,51")
+    reading = get_format("mt940").read(data)
+    assert len(list(reading.records)) == 2
+    ((finding,),) = [st.findings for st in reading.statements]
+    assert (finding.kind, finding.difference) == (StatementFindingKind.BALANCE_MISMATCH, 1)
     with pytest.raises(FormatError, match="balances do not agree"):
-        list(get_format("mt940").parse(data))
+        list(get_format("mt940").read(data, ReadOptions(strict_balances=True)).records)
 
 
 def test_mt940_three_decimal_amount_is_refused() -> None:
     data = _mt940().replace(b"C150,50NTRF", b"C150,505NTRF")
-    with pytest.raises(FormatError, match="more than two decimals"):
+    with pytest.raises(FormatError, match="not exact to the ban"):
         list(get_format("mt940").parse(data))
 
 
@@ -335,7 +339,7 @@ def test_terminal_business_day_is_chisinau_date() -> None:
     ("field", "value", "message"),
     [
         ("amount", 12.3, "amount must be a non-empty string"),
-        ("amount", "12.305", "at most two decimals"),
+        ("amount", "12.305", "more than two decimals"),
         ("paid_at", "2024-11-14T22:30:00", "has no UTC offset"),
         ("services", [{"service_code": "APA", "amount": "1.00"}], "services add up to 1.00"),
     ],

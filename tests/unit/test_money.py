@@ -27,7 +27,21 @@ def test_parse_accepts_up_to_two_decimals(text: str, bani: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["1.005", "1e3", "1,50", "abc", "", "1 000.00", "--1", "0x10", "1.", ".5", "NaN"]
+    ("text", "bani"), [("8.850", 885), ("18.150", 1815), ("5442.09000", 544209), ("1.0", 100)]
+)
+def test_parse_accepts_more_decimals_when_exact_to_the_ban(text: str, bani: int) -> None:
+    assert parse_amount(text) == bani
+
+
+@pytest.mark.parametrize("text", ["8.855", "5442.09001", "0.001"])
+def test_parse_refuses_decimals_beyond_the_ban_clearly(text: str) -> None:
+    with pytest.raises(MoneyError, match=f"amount '{text}' is not exact to the ban"):
+        parse_amount(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1.00000000000", "1e3", "1,50", "abc", "", "1 000.00", "--1", "0x10", "1.", ".5", "NaN"],
 )
 def test_parse_refuses_malformed_text(text: str) -> None:
     with pytest.raises(MoneyError):

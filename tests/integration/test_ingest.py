@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 import gateway.services.ingest as ingest_service
-import reconciliation.service as reconciliation_service
+import reconciliation.service.apply as reconciliation_apply
 from connectors.formats.base import FileReading, ReadOptions
 from connectors.parse_worker import WorkerFailed, parse_in_worker, read_in_worker
 from fixtures.writers.camt import write_camt053
@@ -230,7 +230,7 @@ def through_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     applied before the worker has read the end of the file."""
     monkeypatch.setattr(ingest_service, "WORKER_MIN_BYTES", 0)
     monkeypatch.setattr(ingest_service, "read_in_worker", partial(read_in_worker, batch=1))
-    monkeypatch.setattr(reconciliation_service, "ROUND_SIZE", 1)
+    monkeypatch.setattr(reconciliation_apply, "ROUND_SIZE", 1)
 
 
 def test_file_read_by_the_worker_is_applied_like_any_other(
@@ -265,13 +265,13 @@ def test_error_found_by_the_worker_at_the_end_rolls_back_every_round(
     meta = StatementMeta(iban=META.iban, statement_id="BAD", closing_balance=1)
     data = write_camt053(entries, meta, version="001.08")  # balances checked after the entries
     persisted: list[int] = []
-    real_persist = reconciliation_service._persist
+    real_persist = reconciliation_apply.persist
 
     def persist(conn, plans, **kw):  # type: ignore[no-untyped-def]
         real_persist(conn, plans, **kw)
         persisted.append(len(plans))
 
-    monkeypatch.setattr(reconciliation_service, "_persist", persist)
+    monkeypatch.setattr(reconciliation_apply, "persist", persist)
     strict = ReadOptions(strict_balances=True)
     result = ingest_bytes(engine, settings, data, filename="bad.xml", source="bank", options=strict)
     assert sum(persisted) == 3  # every entry was written in its round before the error came
@@ -310,7 +310,7 @@ def test_a_bank_reference_twice_in_one_file_is_kept_twice_and_sent_to_review(
     engine, settings, monkeypatch: pytest.MonkeyPatch, round_size: int
 ) -> None:
     load_tiny_city(engine)
-    monkeypatch.setattr(reconciliation_service, "ROUND_SIZE", round_size)
+    monkeypatch.setattr(reconciliation_apply, "ROUND_SIZE", round_size)
     twice = [
         WriterEntry(amount=700, booking_date=DAY, acct_svcr_ref="SAME", remittance=f"c/p {ACC_ION}")
         for _ in range(2)

@@ -1,0 +1,162 @@
+"""Applying a parsed file: rounds of credits, then lump sums, debits and reversals, then settle.
+
+The one entry point for every source of payments (file ingest, bank API batches, replays);
+everything it writes lands in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from itertools import islice
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, select
+
+from reconciliation.model import PaymentRecord
+from reconciliation.plan import (
+    Planned,
+    plan_lump_sum,
+    plan_other,
+    repeat_identity,
+    reversal_identity,
+    split_lump_sums,
+)
+from reconciliation.service.book import AccountBook
+from reconciliation.service.credits import plan_credits
+from reconciliation.service.load import IN_CHUNK
+from reconciliation.service.settle import settle_pending
+from reconciliation.service.write import persist
+from reconciliation.settlement import Collector
+from schemas.bulk import in_keys, keyset
+from schemas.tables import payments
+
+BUSINESS_TZ = ZoneInfo("Europe/Chisinau")
+
+
+def business_today() -> date:
+    """Today in Chisinau: the business day a correction made now belongs to."""
+    return datetime.now(BUSINESS_TZ).date()
+
+
+#: Credits matched and written per round: bounds the memory a 100,000-entry statement
+#: needs (the open lines of one round's accounts), inside the one transaction.
+ROUND_SIZE = 10_000
+
+
+def apply_records(
+    conn: Connection,
+    records: Iterable[PaymentRecord],
+    *,
+    source: str,
+    raw_file_id: int | None,
+    actor: str,
+    collectors: Sequence[Collector] = (),
+    today: date | None = None,
+) -> dict[str, int]:
+    """Persist, match and allocate a parsed file's records inside the caller's transaction.
+
+    Set-based, in rounds of ``ROUND_SIZE`` records taken from ``records`` as they come (a
+    list, or a parser still reading the file: nothing needs the whole file at once): per
+    round one query for known ids, one load of the accounts' lines its credits mention,
+    matching and allocation in memory, and bulk inserts. A later round sees what earlier
+    rounds paid (same transaction). Lump sums, debits and reversals go last, so a reversal
+    finds its original from the same file. Returns counts by outcome, ``records`` included.
+    An exception from ``records`` (a bad file found late) propagates, and the caller's
+    rollback leaves nothing of the file.
+    """
+    day = today or business_today()
+    counts: dict[str, int] = defaultdict(int)
+    # after all credits: collectors' lump sums, debits, then reversals
+    lump_sums: list[PaymentRecord] = []
+    debits: list[PaymentRecord] = []
+    reversals: list[PaymentRecord] = []
+    book: AccountBook | None = None
+    it = iter(records)
+    seen: dict[str, int] = {}
+    while chunk := [repeat_identity(reversal_identity(r), seen) for r in islice(it, ROUND_SIZE)]:
+        counts["records"] += len(chunk)
+        fresh = _drop_known(conn, source, chunk)
+        counts["skipped_known"] += len(chunk) - len(fresh)
+        reversals += [r for r in fresh if r.reversal]
+        debits += [r for r in fresh if r.direction == "debit" and not r.reversal]
+        credits = [r for r in fresh if r.direction == "credit" and not r.reversal]
+        lumps, credits = split_lump_sums(credits, collectors)
+        lump_sums += lumps
+        if credits:
+            book = book or AccountBook(conn)
+            plans = plan_credits(conn, credits, day, source, book)
+            persist(
+                conn,
+                plans,
+                source=source,
+                raw_file_id=raw_file_id,
+                actor=actor,
+                counts=counts,
+                account_ids=book.ids,
+            )
+    others = [plan_lump_sum(r, day) for r in lump_sums]
+    others += [plan_other(r, day, "rejected", "NOT_A_PAYMENT") for r in debits]
+    persist(conn, others, source=source, raw_file_id=raw_file_id, actor=actor, counts=counts)
+    planned = _plan_reversals(conn, reversals, day)
+    persist(conn, planned, source=source, raw_file_id=raw_file_id, actor=actor, counts=counts)
+    counts["settlement_lines"] = settle_pending(conn, collectors, today=day)
+    return dict(counts)
+
+
+def _drop_known(
+    conn: Connection, source: str, records: Sequence[PaymentRecord]
+) -> list[PaymentRecord]:
+    """The records not yet stored under (source, external_id): re-sent files and
+    overlapping statements apply only what is new."""
+    q = select(payments.c.external_id).where(payments.c.source == source)
+    ids = [r.external_id for r in records]
+    if len(ids) <= IN_CHUNK:
+        known = set(conn.execute(q.where(payments.c.external_id.in_(ids))).scalars())
+    else:
+        keys = keyset(conn, "external_ids", ids)
+        known = set(conn.execute(q.where(in_keys(payments.c.external_id, keys))).scalars())
+    return [r for r in records if r.external_id not in known]
+
+
+def _plan_reversals(
+    conn: Connection, records: Sequence[PaymentRecord], fallback: date
+) -> list[Planned]:
+    """A bank's reversal finds its original by bank reference and amount, and compensates it.
+
+    The original is looked up among all sources (a reversal may arrive on the statement for a
+    payment first seen elsewhere) by account servicer reference, then end-to-end id. Found
+    and placed: the reversal is ``reversed`` and points at it; not found: review.
+    """
+    plans = []
+    for r in records:
+        original = _find_original(conn, r)
+        if original is None:
+            plans.append(plan_other(r, fallback, "review", "REVERSAL_UNMATCHED"))
+            continue
+        plan = plan_other(r, fallback, "reversed", None)
+        plan.account_no = original.account_no
+        plan.reverses_payment_id = original.id
+        plans.append(plan)
+    return plans
+
+
+def _find_original(conn: Connection, r: PaymentRecord):  # type: ignore[no-untyped-def]
+    p = payments
+    for col, value in (
+        (p.c.account_servicer_ref, r.account_servicer_ref),
+        (p.c.end_to_end_id, r.end_to_end_id),
+    ):
+        if not value:
+            continue
+        row = conn.execute(
+            select(p.c.id, p.c.account_no, p.c.status)
+            .where(col == value, p.c.amount == r.amount, p.c.reversal.is_(False))
+            .where(p.c.status != "reversed")
+            .order_by(p.c.id)
+            .limit(1)
+        ).first()
+        if row is not None:
+            return row
+    return None

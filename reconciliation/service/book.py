@@ -1,0 +1,79 @@
+"""The city's accounts as the matcher reads them, names loaded only where asked for."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping
+
+from sqlalchemy import Connection
+
+from reconciliation.model import AccountInfo
+from reconciliation.service.load import load_account_infos
+
+
+class AccountBook(Mapping[str, AccountInfo]):
+    """Every account's number and status; payer names and addresses only where asked for.
+
+    The matcher asks three things of the city's accounts: does this number exist, is it
+    open (``get``), and, for a few records, does the payer's name resemble the holder
+    (``book[account_no]``). Holding all 213,377 names and addresses costs ~110 MB, and a
+    keyword-anchored account never needs its holder's name, so names are loaded only for
+    the accounts the matcher asked about by ``[]`` (``asked``; the service loads them with
+    ``preload`` and matches those records again), and for all accounts only when the
+    fuzzy-name index is built (``values()``: a payment that gives nothing but a name).
+    Accounts not loaded read with empty names, which only ever weakens a match into review,
+    never strengthens one.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        cursor = conn.exec_driver_sql("SELECT account_no, status, id FROM accounts").cursor
+        shared = {"open": "open", "closed": "closed"}
+        self._status: dict[str, str] = {}
+        self.ids: dict[str, int] = {}  # account_no -> id, for the rows written
+        for a, st, i in cursor:
+            self._status[a] = shared.get(st, st)
+            self.ids[a] = i
+        self._full: dict[str, AccountInfo] = {}
+        self._all = False
+        self.asked: set[str] = set()  # asked for by name and read without one
+
+    def preload(self, account_nos: Collection[str]) -> set[str]:
+        """Load names for these accounts; returns those that were not loaded before."""
+        todo = {a for a in account_nos if a in self._status and a not in self._full}
+        if todo and not self._all:
+            self._full.update((i.account_no, i) for i in load_account_infos(self._conn, todo))
+        self.asked -= todo
+        return todo
+
+    def __getitem__(self, account_no: str) -> AccountInfo:
+        info = self._full.get(account_no)
+        if info is None:
+            info = AccountInfo(account_no, "", "", self._status[account_no])
+            self.asked.add(account_no)
+        return info
+
+    def get(  # type: ignore[override]
+        self, account_no: str, default: AccountInfo | None = None
+    ) -> AccountInfo | None:
+        # Existence and status only: not noted in ``asked``, and cheaper than Mapping.get
+        # (no KeyError); the matcher asks this for every number of every payment.
+        info = self._full.get(account_no)
+        if info is not None:
+            return info
+        status = self._status.get(account_no)
+        return default if status is None else AccountInfo(account_no, "", "", status)
+
+    def __contains__(self, account_no: object) -> bool:
+        return account_no in self._status
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._status)
+
+    def __len__(self) -> int:
+        return len(self._status)
+
+    def values(self):  # type: ignore[override]
+        if not self._all:
+            self._full = {i.account_no: i for i in load_account_infos(self._conn)}
+            self._all = True
+        return self._full.values()

@@ -1,0 +1,142 @@
+"""Residents' credits of one round: load the matcher's snapshot, match, check duplicates, plan.
+
+The snapshot holds only what the round mentions (``plan.mentions``), extended once with
+what the matcher reached beyond it; the pure rules of ``reconciliation.plan`` turn the
+decisions into planned payments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+from sqlalchemy import Connection, select
+
+from reconciliation.match import CityIndex, DuplicateFlag, SeenPayment, flag_duplicates, match_batch
+from reconciliation.model import Decision, PaymentRecord
+from reconciliation.plan import (
+    DUPLICATE_WINDOW_DAYS,
+    Planned,
+    day_of,
+    mentions,
+    plan_decisions,
+    reached,
+    rematch,
+    seen_batch,
+)
+from reconciliation.service.book import AccountBook
+from reconciliation.service.load import load_invoices, load_open_lines
+from schemas.bulk import in_keys, keyset
+from schemas.tables import payments
+
+
+def load_index(
+    conn: Connection, records: Sequence[PaymentRecord], book: AccountBook | None = None
+) -> CityIndex:
+    """The matcher's snapshot for a batch: every account (existence, status, names for
+    suggestions), and the invoices and open lines of what the batch mentions."""
+    wanted = mentions(records)
+    inv_rows = load_invoices(conn, wanted.invoices, wanted.refs)
+    wanted.accounts.update(acc for _, _, acc in inv_rows)
+    lines = [ln for group in load_open_lines(conn, wanted.accounts).values() for ln in group]
+    book = book or AccountBook(conn)
+    index = CityIndex.build((), lines)
+    index.accounts = book  # type: ignore[assignment]
+    index.invoice_account.update((no, acc) for no, _, acc in inv_rows)
+    index.ref_invoice.update((ref, no) for no, ref, _ in inv_rows)
+    return index
+
+
+def extend_index(conn: Connection, index: CityIndex, decisions: Sequence[Decision]) -> set[str]:
+    """Load lines for accounts the matcher reached that the cheap scan missed (look-alike
+    letters, typo corrections) and names for the accounts it asked about by name; returns
+    them, so their records can be matched again with the full picture."""
+    missing = {
+        a for a in reached(decisions) if a in index.accounts and a not in index.lines_by_account
+    }
+    book = index.accounts
+    unnamed = book.preload(set(book.asked)) if isinstance(book, AccountBook) else set()
+    if missing:
+        loaded = load_open_lines(conn, missing)
+        for a in missing:
+            index.set_lines(a, loaded.get(a, []))
+    return missing | unnamed
+
+
+def plan_credits(
+    conn: Connection,
+    records: Sequence[PaymentRecord],
+    fallback: date,
+    source: str,
+    book: AccountBook | None,
+) -> list[Planned]:
+    if not records:
+        return []
+    index = load_index(conn, records, book)
+    decisions = match_batch(records, index)
+    missing = extend_index(conn, index, decisions)
+    if missing:
+        decisions = [rematch(r, d, index, missing) for r, d in zip(records, decisions, strict=True)]
+    flags = duplicates(conn, records, decisions, source, fallback)
+    return plan_decisions(records, decisions, index, flags=flags, source=source, fallback=fallback)
+
+
+def duplicates(
+    conn: Connection,
+    records: Sequence[PaymentRecord],
+    decisions: Sequence[Decision],
+    source: str,
+    fallback: date,
+) -> dict[str, DuplicateFlag]:
+    batch = seen_batch(records, decisions, source)
+    days = [day_of(r, fallback) for r in records]
+    window = timedelta(days=DUPLICATE_WINDOW_DAYS)
+    seen = recent_payments(
+        conn,
+        (min(days) - window, max(days) + window),
+        accounts={b.account_no for b in batch if b.account_no},
+        refs={ref for b in batch for ref in b.bank_refs},
+    )
+    return flag_duplicates(batch, seen, window_days=DUPLICATE_WINDOW_DAYS)
+
+
+def recent_payments(
+    conn: Connection, days: tuple[date, date], *, accounts: set[str], refs: set[str]
+) -> list[SeenPayment]:
+    """Stored payments a batch could duplicate: same account within the window, or the
+    same bank reference. Joined against key tables, so the cost follows the batch, not the
+    size of the day already stored."""
+    p = payments
+    base = select(
+        p.c.source,
+        p.c.external_id,
+        p.c.channel,
+        p.c.business_day,
+        p.c.account_no,
+        p.c.amount,
+        p.c.account_servicer_ref,
+        p.c.end_to_end_id,
+    ).where(p.c.reversal.is_(False), p.c.status != "reversed")
+    rows: dict[tuple[str, str], object] = {}
+    if accounts:
+        keys = keyset(conn, "dup_accounts", accounts)
+        q = base.where(in_keys(p.c.account_no, keys), p.c.business_day.between(*days))
+        rows.update(((r.source, r.external_id), r) for r in conn.execute(q))
+    if refs:
+        keys = keyset(conn, "dup_refs", refs)
+        for column in (p.c.account_servicer_ref, p.c.end_to_end_id):
+            rows.update(
+                ((r.source, r.external_id), r)
+                for r in conn.execute(base.where(in_keys(column, keys)))
+            )
+    return [
+        SeenPayment(
+            f"{r.source}:{r.external_id}",
+            r.channel,
+            r.business_day,
+            r.account_no,
+            r.amount,
+            tuple(x for x in (r.account_servicer_ref, r.end_to_end_id) if x and x != "NOTPROVIDED"),
+        )
+        for r in rows.values()
+    ]

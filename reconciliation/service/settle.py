@@ -1,0 +1,101 @@
+"""Settlement of collectors' lump sums: pair open registries with pending statement credits.
+
+``settlements`` is workflow state (one row per registry, rewritten until settled), not
+money: allocations are untouched here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import Connection, insert, select, update
+
+from reconciliation.plan import registry_batches
+from reconciliation.service.load import chunks
+from reconciliation.settlement import Collector, Credit, RegistryBatch, settle
+from schemas.tables import payments, settlements
+
+REGISTRY_CHANNELS = ("post", "terminal", "compensation", "bank_itemised")
+SETTLEMENT_HORIZON_DAYS = 35
+
+
+def settle_pending(conn: Connection, collectors: Sequence[Collector], *, today: date) -> int:
+    """Pair every open registry with the pending lump sums; returns the lines written.
+
+    Runs after each ingest, so a registry and its lump sum settle in whichever order they
+    arrive. ``settlements`` is workflow state (one row per registry, rewritten until settled),
+    not money: allocations are untouched here.
+    """
+    since = today - timedelta(days=SETTLEMENT_HORIZON_DAYS)
+    done = {
+        (c, b)
+        for c, b in conn.execute(
+            select(settlements.c.collector, settlements.c.batch_ref).where(
+                settlements.c.status != "unsettled"
+            )
+        )
+    }
+    batches = [b for b in _registry_batches(conn, since) if (b.collector, b.batch_ref) not in done]
+    credits = _pending_credits(conn, since)
+    if not batches and not credits:
+        return 0
+    lines, _ = settle(batches, credits, collectors)
+    now = datetime.now(UTC)
+    keys = [(ln.collector, ln.batch_ref) for ln in lines]
+    for c, b in keys:
+        conn.execute(
+            settlements.delete().where(settlements.c.collector == c, settlements.c.batch_ref == b)
+        )
+    if lines:
+        conn.execute(insert(settlements), [_settlement_row(ln, now) for ln in lines])
+    paired = [ln.credit_id for ln in lines if ln.credit_id is not None]
+    for chunk in chunks(paired):
+        conn.execute(
+            update(payments)
+            .where(payments.c.id.in_(chunk))
+            .values(status="allocated", reason="SETTLEMENT")
+        )
+    return len(lines)
+
+
+def _registry_batches(conn: Connection, since: date) -> list[RegistryBatch]:
+    p = payments
+    rows = conn.execute(
+        select(p.c.collector, p.c.batch_ref, p.c.business_day, p.c.amount).where(
+            p.c.channel.in_(REGISTRY_CHANNELS),
+            p.c.collector.is_not(None),
+            p.c.reversal.is_(False),
+            p.c.business_day >= since,
+        )
+    ).all()
+    return registry_batches(tuple(r) for r in rows)
+
+
+def _pending_credits(conn: Connection, since: date) -> list[Credit]:
+    p = payments
+    rows = conn.execute(
+        select(
+            p.c.id, p.c.collector, p.c.value_date, p.c.business_day, p.c.amount, p.c.remittance
+        ).where(p.c.channel == "settlement", p.c.status == "review", p.c.business_day >= since)
+    ).all()
+    return [
+        Credit(r.id, r.collector, r.value_date or r.business_day, r.amount, r.remittance or "")
+        for r in rows
+    ]
+
+
+def _settlement_row(ln, now: datetime) -> dict:  # type: ignore[no-untyped-def]
+    return {
+        "collector": ln.collector,
+        "batch_ref": ln.batch_ref,
+        "registry_day": ln.registry_day,
+        "registry_total": ln.registry_total,
+        "registry_count": ln.registry_count,
+        "statement_payment_id": ln.credit_id,
+        "statement_amount": ln.credit_amount,
+        "difference": ln.difference,
+        "status": ln.status,
+        "business_day": ln.registry_day,
+        "created_at": now,
+    }

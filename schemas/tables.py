@@ -323,6 +323,11 @@ review_items = Table(
     _ts("created_at"),
     _ts("resolved_at", nullable=True),
     Column("resolved_by", String(64)),
+    # workflow (migration 0006): optimistic concurrency and who is working the item
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("claimed_by", String(64)),
+    _ts("claimed_at", nullable=True),
+    Column("note", Text),  # the resolution's note or reason
 )
 Index("ix_review_items_state", review_items.c.state, review_items.c.reason)
 
@@ -338,6 +343,115 @@ review_actions = Table(
     Column("to_state", String(20), nullable=False),
     _ts("created_at"),
 )
+Index("ix_review_actions_item", review_actions.c.review_item_id)
+
+# --- review workflow (migration 0006) --------------------------------------------------------
+
+form_tokens = Table(
+    "form_tokens",
+    metadata,
+    # one per rendered form / API call: the second submission replays the first's result
+    Column("token", String(64), primary_key=True),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(30), nullable=False),
+    Column("result", JSON),
+    _ts("created_at"),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    _id(),
+    Column("action", String(30), nullable=False),
+    Column("review_item_id", ForeignKey("review_items.id")),
+    Column("payment_id", ForeignKey("payments.id")),  # unmatch: a payment without an item
+    Column("amount", BigInteger, nullable=False),  # bani the action moves (sum for bulk)
+    Column("params", JSON, nullable=False),
+    Column("summary", Text, nullable=False),  # what it does, in words, for the approver
+    Column("requested_by", String(64), nullable=False),
+    _ts("requested_at"),
+    Column("status", String(10), nullable=False),
+    Column("decided_by", String(64)),
+    _ts("decided_at", nullable=True),
+    Column("decision_note", Text),
+    Column("result", JSON),
+    CheckConstraint("status IN ('pending', 'approved', 'rejected', 'withdrawn')", name="status"),
+)
+_PENDING = approvals.c.status == "pending"
+# One pending request per item and per payment: a second is a conflict, not a queue.
+Index(
+    "ux_approvals_pending_item",
+    approvals.c.review_item_id,
+    unique=True,
+    sqlite_where=_PENDING,
+    postgresql_where=_PENDING,
+)
+Index(
+    "ux_approvals_pending_payment",
+    approvals.c.payment_id,
+    unique=True,
+    sqlite_where=_PENDING,
+    postgresql_where=_PENDING,
+)
+Index("ix_approvals_status", approvals.c.status, approvals.c.requested_at)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    # one live row per payment returned to its payer; finance (payment orders) sets order_id
+    _id(),
+    Column("payment_id", ForeignKey("payments.id"), nullable=False),
+    Column("amount", BigInteger, nullable=False),  # bani
+    Column("iban", String(34), nullable=False),
+    Column("name", String(140), nullable=False),
+    Column("reason", String(140), nullable=False),
+    Column("business_day", Date, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("approved_by", String(64)),
+    _ts("created_at"),
+    Column("order_id", BigInteger),  # the payment order that paid it out
+    _ts("cancelled_at", nullable=True),  # an undo before it was ordered
+    Column("cancelled_by", String(64)),
+)
+_LIVE = refunds.c.cancelled_at.is_(None)
+Index(
+    "ux_refunds_live_payment",
+    refunds.c.payment_id,
+    unique=True,
+    sqlite_where=_LIVE,
+    postgresql_where=_LIVE,
+)
+Index("ix_refunds_day", refunds.c.business_day)
+
+learned_rules = Table(
+    "learned_rules",
+    metadata,
+    # evidence from resolutions: a payer (IBAN, or name and text) seen with an account
+    _id(),
+    Column("kind", String(8), nullable=False),  # place | decline
+    Column("payer_key", String(300), nullable=False),
+    Column("account_no", String(16), nullable=False),
+    Column("decisions", Integer, nullable=False),
+    Column("evidence", JSON, nullable=False),  # review_actions ids of the decisions
+    Column("status", String(10), nullable=False),  # active | disabled | retired
+    Column("status_reason", Text),
+    _ts("created_at"),
+    _ts("updated_at"),
+    Column("updated_by", String(64)),
+    UniqueConstraint("kind", "payer_key", "account_no", name="uq_learned_rules_key"),
+    CheckConstraint("kind IN ('place', 'decline')", name="kind"),
+    CheckConstraint("status IN ('active', 'disabled', 'retired')", name="status"),
+)
+
+learned_placements = Table(
+    "learned_placements",
+    metadata,
+    # a payment the matcher placed by a learned rule (the rule's "placed" count)
+    Column("payment_id", ForeignKey("payments.id"), primary_key=True),
+    Column("rule_id", ForeignKey("learned_rules.id"), nullable=False),
+    _ts("created_at"),
+)
+Index("ix_learned_placements_rule", learned_placements.c.rule_id)
 
 users = Table(
     "users",

@@ -1,7 +1,7 @@
 """review workflow: versions and claims on items, form tokens, approvals, refunds, learning
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0008
 Create Date: 2026-12-02 06:30:00
 
 Optimistic concurrency (``review_items.version``, checked in every UPDATE), claims, the
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 
 revision = '0006'
-down_revision = '0003'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

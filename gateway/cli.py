@@ -206,6 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("scheduler", help="run only the connector scheduler").set_defaults(
         func=cmd_scheduler
     )
+    from gateway.cli_review import register as register_review
+
+    register_review(sub)
     return p
 
 

@@ -116,6 +116,7 @@ class ActionKind(StrEnum):
     REQUEST_APPROVAL = "request_approval"
     APPROVE = "approve"
     REJECT = "reject"
+    BULK = "bulk"  # a set of items accepted by a rule (four-eyes, applied in batches)
 
     @property
     def resolves(self) -> bool:

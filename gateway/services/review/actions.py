@@ -165,7 +165,8 @@ def apply(
     correction day, the payment's status, the refund, the audit row and the evidence."""
     store.write_item(conn, item, res.item, now)
     day = store.correction_day(conn)
-    store.post_rows(conn, item.payment_id, res.rows, day=day, actor=actor, now=now)
+    placed = [(item.payment_id, row) for row in res.rows]
+    store.post_rows(conn, placed, day=day, actor=actor, now=now)
     store.post_compensations(
         conn, item.payment_id, res.compensations, day=day, actor=actor, now=now
     )

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.errors import Conflict, NotFound, UserError
 from gateway.services.people import Actor, Role
-from gateway.services.review import store
+from gateway.services.review import bulk, store
 from gateway.services.review.actions import (
     apply,
     compute,
@@ -31,6 +31,7 @@ from gateway.services.review.actions import (
     params_from_json,
     params_json,
 )
+from gateway.services.review.bulk import Progress
 from gateway.services.review.structs import (
     DEFAULT_CONFIG,
     ActionResult,
@@ -49,7 +50,7 @@ from schemas.tables import approvals, payments
 a = approvals
 
 
-def _insert(
+def insert_request(
     conn: Connection,
     *,
     action: str,
@@ -98,7 +99,7 @@ def request_for_item(
 ) -> ActionResult:
     """Park a checked action for approval; a resolution moves the item to awaiting."""
     kind = kind_of(params)
-    approval_id = _insert(
+    approval_id = insert_request(
         conn,
         action=kind.value,
         params=params_json(params),
@@ -185,7 +186,7 @@ def unmatch(
         if replay is not None:
             return replay
         res = _unmatch_resolution(conn, params, actor.username)
-        approval_id = _insert(
+        approval_id = insert_request(
             conn,
             action=ActionKind.UNMATCH.value,
             params=params_json(params),
@@ -288,8 +289,12 @@ def approve(
     note: str = "",
     form_token: str | None = None,
     config: ReviewConfig = DEFAULT_CONFIG,
+    progress: Progress | None = None,
 ) -> ActionResult:
-    """A second person (supervisor, never the requester) lets the waiting action run."""
+    """A second person (supervisor, never the requester) lets the waiting action run.
+
+    A bulk request runs after the decision is committed, batch by batch (``progress`` is
+    called after each); everything else runs in the deciding transaction."""
     actor.require(Role.SUPERVISOR)
     with engine.begin() as conn:
         replay = store.take_token(conn, form_token, actor.username, ActionKind.APPROVE.value)
@@ -305,17 +310,20 @@ def approve(
         now = store.now_utc()
         _decide(conn, ap, "approved", actor.username, note, now)
         raw = conn.execute(select(a.c.params).where(a.c.id == ap.id)).scalar_one()
-        result = _run(conn, ap, raw, actor.username, now, config)
-        conn.execute(update(a).where(a.c.id == ap.id).values(result=msgspec.to_builtins(result)))
+        if raw.get("type") != ActionKind.BULK.value:
+            result = _run(conn, ap, raw, actor.username, now, config)
+            conn.execute(
+                update(a).where(a.c.id == ap.id).values(result=msgspec.to_builtins(result))
+            )
+            store.finish_token(conn, form_token, result)
+            return result
+    result = bulk.run_approved(engine, ap, raw, actor.username, config, progress)
+    with engine.begin() as conn:
         store.finish_token(conn, form_token, result)
     return result
 
 
 def _run(conn, ap: Approval, raw: dict, approver: str, now, config) -> ActionResult:  # type: ignore[no-untyped-def]
-    if raw.get("type") == "bulk":
-        from gateway.services.review import bulk
-
-        return bulk.run_approved(conn, ap, raw, approver, now, config)
     params = params_from_json(raw)
     if isinstance(params, UnmatchParams):
         return _run_unmatch(conn, params, ap.requested_by, approver, now)

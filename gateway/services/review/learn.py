@@ -15,3 +15,8 @@ def after_action(
 ) -> None:
     """Record what a resolution teaches (and forget what an undo takes back)."""
     return None
+
+
+def after_bulk(conn: Connection, done: list[tuple[ItemState, Resolution]], now: datetime) -> None:
+    """The evidence of a bulk action's resolutions, set-based."""
+    return None

@@ -77,6 +77,19 @@ def load_item(conn: Connection, item_id: int, *, lock: bool = False) -> ItemStat
     return None if row is None else _item_state(row)
 
 
+def load_items(conn: Connection, item_ids: Collection[int]) -> list[ItemState]:
+    """Several items in one query, in id order."""
+    if not item_ids:
+        return []
+    q = (
+        select(*_ITEM_COLUMNS, _pending_approval())
+        .select_from(ri.join(p, p.c.id == ri.c.payment_id))
+        .where(ri.c.id.in_(sorted(set(item_ids))))
+        .order_by(ri.c.id)
+    )
+    return [_item_state(row) for row in conn.execute(q)]
+
+
 def _item_state(row: Any) -> ItemState:
     (
         iid,
@@ -261,17 +274,17 @@ def open_lines(conn: Connection, account_nos: Collection[str]) -> list:
 
 def post_rows(
     conn: Connection,
-    payment_id: int,
-    rows: Sequence[AllocationRow],
+    placed: Sequence[tuple[int, AllocationRow]],
     *,
     day: date,
     actor: str,
     now: datetime,
 ) -> None:
-    """Append a resolution's rows: ``payment`` on a line, ``advance`` without one."""
-    if not rows:
+    """Append (payment_id, row) pairs in one insert: ``payment`` on a line, ``advance``
+    without one."""
+    if not placed:
         return
-    ids = load_accounts(conn, {r.account_no for r in rows})
+    ids = load_accounts(conn, {r.account_no for _, r in placed})
     refs = RefIds.load(conn)
     conn.execute(
         insert(allocations),
@@ -288,7 +301,7 @@ def post_rows(
                 "created_by": actor,
                 "created_at": now,
             }
-            for r in rows
+            for payment_id, r in placed
         ],
     )
 

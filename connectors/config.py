@@ -23,8 +23,8 @@ from gateway.errors import UserError
 from gateway.settings import Settings
 
 KINDS = ("sftp", "http", "folder")
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-FORMAT_RE = re.compile(r"^[a-z0-9][a-z0-9_]{0,31}$")
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+FORMAT_RE = re.compile(r"[a-z0-9][a-z0-9_]{0,31}")
 REQUIRED = {
     "sftp": ("host", "user", "key", "known_hosts", "remote_dir"),
     "http": ("base_url",),
@@ -123,7 +123,7 @@ def _parse_one(table: Any, *, index: int, base_dir: Path, where: str) -> Connect
     if not isinstance(table, dict):
         raise UserError(f"{where}: connector #{index + 1} is not a table")
     name = table.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise UserError(
             f"{where}: connector #{index + 1}: field name: required, 1-64 of a-z 0-9 _ - "
             f"(got {name!r})"
@@ -174,7 +174,7 @@ def _type_name(types: tuple[type, ...]) -> str:
 
 
 def _check_values(label: str, c: ConnectorConfig) -> None:
-    if not FORMAT_RE.match(c.format):
+    if not FORMAT_RE.fullmatch(c.format):
         raise UserError(f"{label}: field format: 'auto' or a format name (got {c.format!r})")
     if not 1 <= c.port <= 65535:
         raise UserError(f"{label}: field port: must be 1-65535 (got {c.port})")

@@ -46,7 +46,7 @@ def _weekday_names(field: str) -> str:
     days: set[int] = set()
     for part in field.lower().split(","):
         span, _, step_text = part.partition("/")
-        step = int(step_text) if step_text.isdigit() else 0 if step_text else 1
+        step = int(step_text) if _digits(step_text) else 0 if step_text else 1
         if step < 1:
             raise ValueError(f"bad step in weekday field: {part!r}")
         if span == "*":
@@ -66,8 +66,13 @@ def _weekday_names(field: str) -> str:
 
 
 def _weekday(token: str) -> int:
-    if token.isdigit() and 0 <= int(token) <= 7:
+    if _digits(token) and 0 <= int(token) <= 7:
         return int(token)
     if token in CRON_DAYS:
         return CRON_DAYS.index(token)
     raise ValueError(f"not a weekday: {token!r} (0-7 or sun..sat)")
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` and ``int`` also take "١" or "５"."""
+    return text.isascii() and text.isdigit()

@@ -87,6 +87,15 @@ def _http_exception(_: Request, exc: HTTPException) -> Response:
     )
 
 
+def _too_deep(request: Request, exc: RecursionError) -> Response:
+    """A body nested deeper than the decoder goes (msgspec stops at its recursion limit):
+    the client's fault, a 400 like any other malformed body; any other RecursionError is
+    ours and answered as one."""
+    if "deserializing" not in str(exc):
+        return _unexpected(request, exc)
+    return problem(400, "VALIDATION_ERROR", "request body is nested too deeply", result=300)
+
+
 def _unexpected(request: Request, exc: Exception) -> Response:
     rid = request.scope.get("state", {}).get("request_id")
     log.error("unhandled error", path=request.url.path, exc_info=exc)
@@ -107,7 +116,11 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Litestar:
     return Litestar(
         route_handlers=[health, *api_routes.handlers()],
         middleware=[request_ids()],
-        exception_handlers={HTTPException: _http_exception, Exception: _unexpected},
+        exception_handlers={
+            HTTPException: _http_exception,
+            RecursionError: _too_deep,
+            Exception: _unexpected,
+        },
         state=State({"engine": engine, "settings": settings}),
         openapi_config=OpenAPIConfig(
             title="Plata gateway",

@@ -80,7 +80,16 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
             "several workers need PostgreSQL (GATEWAY_DATABASE_URL=postgresql://...); "
             "SQLite serves one process"
         )
-    common = {"host": host, "port": port, "access_log": False, "log_level": "warning"}
+    common = {
+        "host": host,
+        "port": port,
+        "access_log": False,
+        "log_level": "warning",
+        # forwarded headers only from the configured proxies (uvicorn trusts 127.0.0.1 by
+        # default: anything on the host could then claim any address)
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": ",".join(settings.trusted_proxies) or "",
+    }
     if workers == 1:
         uvicorn.run(served_app(settings), **common)
         return 0

@@ -23,6 +23,9 @@ class Settings:
     # API
     rate_limit_per_minute: int = 6000
     signature_window_seconds: int = 300
+    #: Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or "*");
+    #: none by default, so a caller cannot pass an agent's IP allow-list by sending the header.
+    trusted_proxies: tuple[str, ...] = ()
     # run the connectors' schedule inside the server process (`gateway serve` turns it on)
     scheduler: bool = False
     extra: dict[str, str] = field(default_factory=dict)
@@ -36,6 +39,7 @@ class Settings:
             data_dir=Path(env.get("GATEWAY_DATA_DIR", str(cls.data_dir))),
             config_path=Path(cfg) if cfg else None,
             log_level=env.get("GATEWAY_LOG_LEVEL", cls.log_level).upper(),
+            trusted_proxies=_list(env.get("GATEWAY_TRUSTED_PROXIES", "")),
         )
 
     def with_(self, **changes: object) -> Settings:
@@ -45,3 +49,8 @@ class Settings:
     def raw_dir(self) -> Path:
         """Where raw files live, content-addressed: raw/ab/cd/<sha256>."""
         return self.data_dir / "raw"
+
+
+def _list(text: str) -> tuple[str, ...]:
+    """ "a, b" -> ("a", "b")."""
+    return tuple(p.strip() for p in text.split(",") if p.strip())

@@ -22,8 +22,10 @@ BANI_PER_LEU = 100
 MAX_BANI = 10**12
 CURRENCY = "MDL"
 
+#: ASCII digits only (``re.ASCII``): "١٠.٠٠" or "１٠.００" is no amount a bank meant to send.
 _AMOUNT_RE = re.compile(
-    r"^(?P<sign>[+-]?)(?P<int>\d{1,13})(?:(?P<sep>[.,])(?P<frac>\d{1,2})(?P<rest>\d{0,8}))?$"
+    r"(?P<sign>[+-]?)(?P<int>\d{1,13})(?:(?P<sep>[.,])(?P<frac>\d{1,2})(?P<rest>\d{0,8}))?",
+    re.ASCII,
 )
 _TWO_PLACES = Decimal("0.01")
 
@@ -60,7 +62,7 @@ def parse_amount(
 
 
 def _text_to_bani(text: str, *, allow_comma: bool) -> int:
-    m = _AMOUNT_RE.match(text.strip())
+    m = _AMOUNT_RE.fullmatch(text.strip())
     if not m or (m.group("sep") == "," and not allow_comma):
         raise MoneyError(f"malformed amount {text!r} (expected digits with at most two decimals)")
     if m.group("rest") and m.group("rest").strip("0"):

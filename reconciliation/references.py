@@ -53,7 +53,7 @@ def is_valid_account_no(canonical: str) -> bool:
     )
 
 
-_ACCOUNT_INPUT_RE = re.compile(r"^\s*(\d{7})\s*[-/ ]?\s*(\d)\s*$")
+_ACCOUNT_INPUT_RE = re.compile(r"\s*(\d{7})\s*[-/ ]?\s*(\d)\s*", re.ASCII)
 
 
 def normalize_account_no(text: str) -> str | None:
@@ -62,7 +62,7 @@ def normalize_account_no(text: str) -> str | None:
     Only the layout is normalised here; whether the check digit passes is a separate question
     (``is_valid_account_no``) so callers can tell "malformed" from "fails its check digit".
     """
-    m = _ACCOUNT_INPUT_RE.match(text)
+    m = _ACCOUNT_INPUT_RE.fullmatch(text)
     return m.group(1) + m.group(2) if m else None
 
 
@@ -90,13 +90,13 @@ def make_rf(reference: str) -> str:
 def normalize_rf(text: str) -> str | None:
     """Canonical RF reference (upper case, no spaces) if ``text`` is a valid one, else None."""
     compact = re.sub(r"\s+", "", text).upper()
-    if not re.fullmatch(r"RF\d{2}[0-9A-Z]{1,21}", compact):
+    if not re.fullmatch(r"RF[0-9]{2}[0-9A-Z]{1,21}", compact):
         return None
     rearranged = compact[4:] + compact[:4]
     return compact if _rf_numeric(rearranged) % 97 == 1 else None
 
 
-_IBAN_RE = re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$")
+_IBAN_RE = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}")
 #: ISO 13616 lengths for the countries a Chișinău payer's bank is likely in; others: 15..34.
 _IBAN_LENGTH = {"MD": 24, "RO": 24, "UA": 29, "DE": 22, "IT": 27, "FR": 27, "GB": 22}
 
@@ -106,7 +106,7 @@ def normalize_iban(text: str | None) -> str | None:
     if not text:
         return None
     iban = re.sub(r"\s+", "", text).upper()
-    if not _IBAN_RE.match(iban):
+    if not _IBAN_RE.fullmatch(iban):
         return None
     if len(iban) != _IBAN_LENGTH.get(iban[:2], len(iban)):
         return None

@@ -68,14 +68,14 @@ from reconciliation.references import normalize_rf
 
 #: Every published version from 001.02 to 001.13: the paths read are the same in all of them.
 SUPPORTED_VERSIONS = tuple(f"001.{n:02d}" for n in range(2, 14))
-_NS_RE = re.compile(r"^urn:iso:std:iso:20022:tech:xsd:camt\.(05[234])\.(\d{3}\.\d{2})$")
+_NS_RE = re.compile(r"urn:iso:std:iso:20022:tech:xsd:camt\.(05[234])\.([0-9]{3}\.[0-9]{2})")
 #: kind -> (document element, statement block element, what such a block is)
 _ROOTS = {
     "052": ("BkToCstmrAcctRpt", "Rpt", StatementKind.REPORT),
     "053": ("BkToCstmrStmt", "Stmt", StatementKind.STATEMENT),
     "054": ("BkToCstmrDbtCdtNtfctn", "Ntfctn", StatementKind.NOTIFICATION),
 }
-_DATE_RE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})(?:T[0-9:.]+(?:Z|[+-]\d{2}:\d{2})?)?\s*$")
+_DATE_RE = re.compile(r"\s*(\d{4}-\d{2}-\d{2})(?:T[0-9:.]+(?:Z|[+-]\d{2}:\d{2})?)?\s*", re.ASCII)
 _OPENING = ("OPBD", "PRCD")
 _CLOSING = ("CLBD",)
 #: Interim booked: a page of a multi-page statement opens and closes with it.
@@ -195,7 +195,7 @@ def _sniff(source: bytes | Path) -> tuple[str, str]:
             raise FormatError("empty XML document")
     except etree.LxmlError as exc:
         raise FormatError(f"not well-formed XML: {_xml_reason(exc)}") from None
-    m = _NS_RE.match(ns)
+    m = _NS_RE.fullmatch(ns)
     if not m:
         raise FormatError(f"not a camt.052/053/054 document (root namespace {ns!r})")
     if m.group(2) not in SUPPORTED_VERSIONS:
@@ -523,7 +523,7 @@ def _date(text: str | None, where: str) -> date | None:
 def _day(text: str) -> date | None:
     """The date of an ISODate or ISODateTime text, None when it is not one. Cached: a
     statement's hundred thousand entries share a handful of dates (and date objects)."""
-    m = _DATE_RE.match(text)
+    m = _DATE_RE.fullmatch(text)
     try:
         return date.fromisoformat(m.group(1)) if m else None
     except ValueError:

@@ -33,8 +33,8 @@ from reconciliation.references import normalize_account_no
 
 SOURCE = "compensation"
 COLUMNS = ["account_no", "service_code", "period", "amount"]
-_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-_CODE = re.compile(r"^[A-Z0-9_]{1,32}$")
+_PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+_CODE = re.compile(r"[A-Z0-9_]{1,32}")
 
 
 class CompensationFormat(Format):
@@ -66,7 +66,7 @@ def parse_registry(data: bytes) -> list[PaymentRecord]:
     if [c.strip() for c in rows[1]] != COLUMNS:
         raise FormatError(f"compensation registry line 2: expected columns {','.join(COLUMNS)}")
     _, program, period, payer, created, count_text, total_text = (c.strip() for c in rows[0])
-    if not _CODE.match(program) or not payer:
+    if not _CODE.fullmatch(program) or not payer:
         raise FormatError("compensation registry line 1: program and payer are required")
     _period(period, 1)
     try:
@@ -83,7 +83,7 @@ def parse_registry(data: bytes) -> list[PaymentRecord]:
 
 
 def _period(text: str, no: int) -> str:
-    if not _PERIOD.match(text):
+    if not _PERIOD.fullmatch(text):
         raise FormatError(f"compensation registry line {no}: bad period {text!r} (YYYY-MM)")
     return text
 
@@ -95,7 +95,7 @@ def _row(
     if len(row) != len(COLUMNS):
         raise FormatError(f"{where}: expected {len(COLUMNS)} fields, got {len(row)}")
     account, service, row_period, amount_text = (c.strip() for c in row)
-    if not account or not _CODE.match(service.upper()):
+    if not account or not _CODE.fullmatch(service.upper()):
         raise FormatError(f"{where}: account_no and service_code are required")
     amount = amount_or_error(amount_text, where)
     return PaymentRecord(

@@ -49,9 +49,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 _CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}")
 _INVOICE_NO_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-/]{0,31}")
-_PERIOD_RE = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
-_IBAN_RE = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{1,30}")
-_AMOUNT_RE = re.compile(r"-?\d{1,13}\.\d{2}")  # the contract's form; money checks the value
+_PERIOD_RE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+_IBAN_RE = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{1,30}")
+_AMOUNT_RE = re.compile(r"-?[0-9]{1,13}\.[0-9]{2}")  # the contract's form; money checks the value
 
 
 Check = Callable[[tuple[str, ...], str, int], None]  # (row, file, line) -> raises if bad
@@ -224,7 +224,7 @@ def _account(row: tuple[str, ...], file: str, line: int, managers: set[str]) -> 
         raise RegisterError(file, line, f"status must be open or closed, not {status!r}")
 
 
-_RF_RE = re.compile(r"RF\d{2}[0-9A-Z]{1,21}")
+_RF_RE = re.compile(r"RF[0-9]{2}[0-9A-Z]{1,21}")
 _RF_DIGITS = str.maketrans({ch: str(ord(ch) - 55) for ch in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"})
 
 

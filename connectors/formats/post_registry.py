@@ -30,7 +30,7 @@ from reconciliation.money import format_amount
 from reconciliation.references import normalize_account_no
 
 SOURCE = "post_registry"
-_SERVICE_CODE = re.compile(r"^[A-Z0-9_]{1,20}$")
+_SERVICE_CODE = re.compile(r"[A-Z0-9_]{1,20}")
 
 
 class PostRegistryFormat(Format):
@@ -122,7 +122,7 @@ def _services(text: str, where: str, amount: int) -> tuple[ServiceAmount, ...]:
     for part in text.split("|"):
         code, sep, value = part.partition(":")
         code = code.strip().upper()
-        if not sep or not _SERVICE_CODE.match(code):
+        if not sep or not _SERVICE_CODE.fullmatch(code):
             raise FormatError(f"{where}: malformed service split {part!r}")
         services.append(
             ServiceAmount(code, amount_or_error(value, f"{where} {code}", allow_comma=True))
@@ -138,7 +138,7 @@ def _services(text: str, where: str, amount: int) -> tuple[ServiceAmount, ...]:
 
 def _date(text: str, no: int) -> date:
     text = text.strip()
-    for fmt in ("%d.%m.%Y", "%Y-%m-%d"):
+    for fmt in ("%d.%m.%Y", "%Y-%m-%d") if text.isascii() else ():  # strptime takes "٢٠"
         try:
             return datetime.strptime(text, fmt).date()
         except ValueError:

@@ -25,7 +25,7 @@ from reconciliation.references import normalize_account_no
 
 SOURCE = "terminal"
 CITY_TZ = ZoneInfo("Europe/Chisinau")
-_SERVICE_CODE = re.compile(r"^[A-Z0-9_]{1,20}$")
+_SERVICE_CODE = re.compile(r"[A-Z0-9_]{1,20}")
 
 
 class TerminalFeedFormat(Format):
@@ -126,7 +126,7 @@ def _services(value: Any, where: str, amount: int) -> tuple[ServiceAmount, ...]:
         if not isinstance(item, dict):
             raise FormatError(f"{where}: each service must be an object")
         code = _text(item, "service_code", where).upper()
-        if not _SERVICE_CODE.match(code):
+        if not _SERVICE_CODE.fullmatch(code):
             raise FormatError(f"{where}: bad service code {code!r}")
         services.append(ServiceAmount(code, amount_or_error(_text(item, "amount", where), where)))
     split_total = sum(s.amount for s in services)

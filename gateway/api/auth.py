@@ -12,8 +12,9 @@ on every request, which cost more than all of the checks below together.
 - Agents are cached in process for ``CACHE_SECONDS`` (unknown key ids too, so a flood of bad
   keys does not reach the database): a deactivated agent or a changed allow-list takes
   effect within that time, on every process.
-- IP allow-list: the peer address as the server sees it (uvicorn honours X-Forwarded-For only
-  from ``--forwarded-allow-ips``, by default 127.0.0.1).
+- IP allow-list: the peer address as the server sees it; ``X-Forwarded-For`` is honoured
+  only from the proxies in ``GATEWAY_TRUSTED_PROXIES`` (none by default: ``gateway serve``
+  turns uvicorn's proxy headers off unless proxies are configured).
 - Signature, for agents created with ``--sign``: ``X-Timestamp`` (Unix seconds) and
   ``X-Signature`` = hex HMAC-SHA256(signing secret, METHOD + "\\n" + path with query string as
   sent + "\\n" + timestamp + "\\n" + body bytes). A timestamp more than the window (five
@@ -150,10 +151,9 @@ async def _check_signature(connection: ASGIConnection, agent: AgentRecord, windo
     sig = connection.headers.get("x-signature", "")
     if not ts or not sig:
         raise ApiError("BAD_SIGNATURE", "this agent must sign: X-Timestamp and X-Signature")
-    try:
-        ts_value = int(ts)
-    except ValueError:
-        raise ApiError("BAD_SIGNATURE", "X-Timestamp must be Unix seconds") from None
+    if not (ts.isascii() and ts.isdigit() and len(ts) <= 12):  # int() takes "١٧" and "1_7"
+        raise ApiError("BAD_SIGNATURE", "X-Timestamp must be Unix seconds")
+    ts_value = int(ts)
     if abs(time.time() - ts_value) > window:
         raise ApiError("SIGNATURE_EXPIRED", f"X-Timestamp is more than {window}s off")
     body = await connection.body() if connection.scope["type"] == "http" else b""  # type: ignore[attr-defined]

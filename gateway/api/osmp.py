@@ -21,6 +21,7 @@ Decisions:
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
 from xml.sax.saxutils import escape
@@ -42,6 +43,7 @@ from gateway.services.payments import (
 )
 
 XML = "application/xml"
+_TXN_DATE = re.compile(r"[0-9]{14}")
 
 
 def reply(
@@ -67,12 +69,18 @@ def _result(exc: Refused) -> int:
 
 
 def _paid_at(txn_date: str | None, tz: ZoneInfo) -> str:
-    """YYYYMMDDHHMMSS local time -> ISO 8601 with the offset of that moment."""
+    """YYYYMMDDHHMMSS local time -> ISO 8601 with the offset of that moment.
+
+    Fourteen ASCII digits first: ``strptime`` alone takes any Unicode digit. Whether the
+    moment is plausible is the payment service's question, as for the JSON API.
+    """
+    text = txn_date or ""
     try:
-        local = datetime.strptime(txn_date or "", "%Y%m%d%H%M%S")
-    except ValueError:
+        if not _TXN_DATE.fullmatch(text):
+            raise ValueError(text)
+        return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=tz).isoformat()
+    except (ValueError, OverflowError):
         raise Refused("INVALID_PAID_AT", "txn_date must be YYYYMMDDHHMMSS") from None
-    return local.replace(tzinfo=tz).isoformat()
 
 
 async def _check(request: Request, txn_id: str, account: str, sum_: str | None) -> Response:
@@ -133,6 +141,13 @@ async def osmp(
     except Refused as exc:
         log.info("osmp refused", agent=agent.name, command=command, code=exc.code)
         return reply(_result(exc), exc.code, txn_id)
+
+
+def unexpected_handler(request: Request, exc: Exception) -> Response:
+    """Anything else: logged with its traceback, answered in XML with result 1 ("temporary
+    error, retry"), never a JSON body a terminal cannot read."""
+    log.error("osmp unhandled error", path=request.url.path, exc_info=exc)
+    return reply(1, "INTERNAL_ERROR", status=500)
 
 
 def error_handler(_: Request, exc: HTTPException) -> Response:

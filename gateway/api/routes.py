@@ -31,7 +31,10 @@ def handlers() -> list:
         "/osmp",
         route_handlers=[osmp.osmp],
         before_request=authenticate,
-        exception_handlers={HTTPException: osmp.error_handler},
+        exception_handlers={
+            HTTPException: osmp.error_handler,
+            Exception: osmp.unexpected_handler,
+        },
         tags=["OSMP facade"],
     )
     return [pf, terminals]

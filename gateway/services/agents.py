@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway.errors import UserError
 from schemas.tables import agents
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 DEFAULT_RATE_PER_MINUTE = 6000
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -73,7 +73,7 @@ def add_agent(
     rate_per_minute: int = DEFAULT_RATE_PER_MINUTE,
 ) -> NewAgent:
     """Create an agent and return its key (and signing secret) for one-time display."""
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise UserError(f"agent name {name!r}: use 1-32 lower-case letters, digits, '_' or '-'")
     if rate_per_minute < 1:
         raise UserError("rate per minute must be at least 1")

@@ -24,10 +24,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(db_url: str) -> Iterator[str]:
+def live_server(db_url: str, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     """Start ``python -m gateway.cli serve`` against ``db_url``; yield its base URL."""
     port = free_port()
     env = {**os.environ, "GATEWAY_DATABASE_URL": db_url, "GATEWAY_LOG_LEVEL": "WARNING"}
+    env.update(extra_env or {})
     cmd = [sys.executable, "-m", "gateway.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     log = tempfile.TemporaryFile()  # noqa: SIM115 - a pipe nobody reads would block the server
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=log)

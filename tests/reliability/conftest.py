@@ -7,6 +7,8 @@ import os
 
 import pytest
 
+from tests.api.conftest import app_client, bank, city  # noqa: F401  (the API tests' fixtures)
+
 SOAK = os.environ.get("GATEWAY_SOAK") == "1"
 
 

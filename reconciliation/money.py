@@ -22,7 +22,7 @@ BANI_PER_LEU = 100
 MAX_BANI = 10**12
 CURRENCY = "MDL"
 
-#: ASCII digits only (``re.ASCII``): "١٠.٠٠" or "１٠.００" is no amount a bank meant to send.
+#: ASCII digits only (``re.ASCII``): "١٠.٠٠" or "１０.００" is no amount a bank meant to send.
 _AMOUNT_RE = re.compile(
     r"(?P<sign>[+-]?)(?P<int>\d{1,13})(?:(?P<sep>[.,])(?P<frac>\d{1,2})(?P<rest>\d{0,8}))?",
     re.ASCII,

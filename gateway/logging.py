@@ -5,7 +5,8 @@ processor adds it to a line only when a line is actually emitted: a request that
 pays for one ``ContextVar.set``, not for binding and merging a structlog context.
 
 Personal data (payer names, addresses, free-text remittances) is never passed to the logger:
-log ids and codes, not people.
+log ids and codes, not people. Database errors quote values (a COPY error quotes the row),
+so every logged exception is rendered through ``gateway.redact``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from contextvars import ContextVar
 
 import structlog
 from structlog.typing import EventDict, WrappedLogger
+
+from gateway.redact import RedactingFormatter, redact_exc_info
 
 _configured = False
 #: The id of the HTTP request being handled by this task, set by ``gateway.app``.
@@ -46,10 +49,12 @@ def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level)
+    for handler in logging.getLogger().handlers:  # uvicorn's, apscheduler's tracebacks too
+        handler.setFormatter(RedactingFormatter("%(message)s"))
     for noisy in ("alembic", "httpx", "paramiko", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(
-        processors=[*processors, structlog.processors.format_exc_info, renderer],
+        processors=[*processors, redact_exc_info, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,

@@ -21,6 +21,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy import Engine
 
 from gateway.db import make_engine, ping
+from gateway.dbhealth import cannot_write
 from gateway.logging import get_logger, request_id
 from gateway.settings import Settings
 
@@ -104,9 +105,14 @@ def _unexpected(request: Request, exc: Exception) -> Response:
 
 @get("/health", media_type=MediaType.JSON, sync_to_thread=True, security=[{}])
 def health(state: State) -> Response:
-    """200 when the database answers, 503 otherwise."""
-    ok = ping(state.engine)
-    return Response({"status": "ok" if ok else "unavailable"}, status_code=200 if ok else 503)
+    """200 when the database answers and can take a write (``gateway.dbhealth``), else 503
+    with the reason."""
+    if not ping(state.engine):
+        return Response({"status": "unavailable", "database": "not answering"}, status_code=503)
+    problem_ = cannot_write(state.engine)
+    if problem_ is not None:
+        return Response({"status": "unavailable", "database": problem_}, status_code=503)
+    return Response({"status": "ok"}, status_code=200)
 
 
 def create_app(settings: Settings, engine: Engine | None = None) -> Litestar:

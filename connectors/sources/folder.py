@@ -123,6 +123,11 @@ class FolderSource:
             commit_file(tmp, final)
         except FileNotFoundError:
             raise SourceError(f"connector {self.c.name}: {entry.name} disappeared") from None
+        except OSError as exc:  # a full or read-only staging disk: name the file, keep nothing
+            raise SourceError(
+                f"connector {self.c.name}: cannot copy {entry.name} to {self.staging}: "
+                f"{exc.strerror or exc}"
+            ) from None
         finally:
             tmp.unlink(missing_ok=True)
         fixed = RemoteEntry(entry.path, entry.name, size, int(before.st_mtime))

@@ -124,7 +124,7 @@ def _ingest(
     # (it is parsed by a worker that reads the stored file; see connectors.parse_worker).
     config = load_file(settings)  # a broken config file refuses the ingest before anything
     data = box.pop()
-    sha, path = rawstore.store(settings.raw_dir, data)
+    sha, path = rawstore.store(settings.raw_dir, data, filename)
     known = _known(engine, sha)
     if known is not None and known.status == "applied":
         return IngestResult(filename, sha, "duplicate", known.format, records=known.records or 0)

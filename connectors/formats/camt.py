@@ -334,8 +334,8 @@ class CamtDocument:
         opening = [b for c, b in codes if c in _OPENING]
         closing = [b for c, b in codes if c in _CLOSING]
         interim = [b for c, b in codes if c == _INTERIM]
-        if not opening and len(interim) >= 2:
-            opening, interim = interim[:1], interim[1:]
+        if not opening and interim and (closing or len(interim) >= 2):
+            opening, interim = interim[:1], interim[1:]  # a later page opens with ITBD
         info.opening_balance = opening[0] if opening else None
         info.closing_balance = closing[-1] if closing else (interim[-1] if interim else None)
         before = self.statements[-2] if len(self.statements) > 1 else None

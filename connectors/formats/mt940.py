@@ -35,6 +35,7 @@ information (its statement summary, no payment records).
 from __future__ import annotations
 
 import io
+import logging
 import re
 from collections.abc import Iterator
 from datetime import date
@@ -64,6 +65,9 @@ from reconciliation.model import (
 )
 from reconciliation.money import MoneyError, parse_amount
 
+# the library logs every tag it cannot read at length; the FormatError says it in one line
+logging.getLogger("mt940").setLevel(logging.CRITICAL)
+
 _OPTIONS = mt940.Options(
     applicant_iban=True,
     merge_keeps_values=True,
@@ -83,6 +87,9 @@ _MARKS = {
 }
 _OPENING = ("final_opening_balance", "intermediate_opening_balance", "opening_balance")
 _CLOSING = ("final_closing_balance", "intermediate_closing_balance", "closing_balance")
+_TAGS = dict(
+    zip(_OPENING + _CLOSING, ("60F", "60M", "60", "62F", "62M", "62"), strict=True)
+)
 
 
 def _head_text(head: bytes) -> str:
@@ -166,8 +173,28 @@ def _library_parse(text: str, quirks: list[mt940_quirks.Quirk], where: str) -> l
     except FormatError:
         raise
     except Exception as exc:  # the library signals bad input with assorted exception types
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise FormatError(f"{where}: {reason[:200]}") from None
+        raise FormatError(f"{where}{_locate(text, processors)}: {_reason(exc)}") from None
+
+
+def _reason(exc: Exception) -> str:
+    """One line from the library's exception: the tag and the text it could not read."""
+    args = exc.args
+    if len(args) == 3 and hasattr(args[1], "id") and isinstance(args[2], str):
+        return f"cannot read :{args[1].id}: {args[2][:60]!r}"
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return reason[:200]
+
+
+def _locate(text: str, processors: dict) -> str:
+    """Which statement of the file the library failed on (" statement N (:20: REF)")."""
+    blocks = [b for b in re.split(r"(?m)^(?=:20:)", text) if b.strip().startswith(":20:")]
+    for no, block in enumerate(blocks, start=1):
+        try:
+            mt940.parse_statements(io.StringIO(block), processors=processors, options=_OPTIONS)
+        except Exception:
+            ref = block.split("\n", 1)[0][4:].strip()[:35]
+            return f" statement {no} (:20: {ref})"
+    return ""
 
 
 def _statement(st: Transactions, where: str, summary: StatementSummary) -> list[PaymentRecord]:
@@ -199,9 +226,8 @@ def _balance(
         bal = data.get(key)
         amount = getattr(getattr(bal, "amount", None), "amount", None)
         if isinstance(amount, Decimal):
-            return _bani(amount, f"{where} {key}", signed=True), _as_date(
-                getattr(bal, "date", None)
-            )
+            day = _as_date(getattr(bal, "date", None))
+            return _bani(amount, f"{where} balance {_TAGS[key]}", signed=True), day
     return None, None
 
 

@@ -193,7 +193,7 @@ def _apply(
             .values(
                 status="applied",
                 format=fmt,
-                records=counts["records"],
+                records=counts.get("records", 0),
                 reason=None,
                 processed_at=datetime.now(UTC),
             )

@@ -87,9 +87,7 @@ _MARKS = {
 }
 _OPENING = ("final_opening_balance", "intermediate_opening_balance", "opening_balance")
 _CLOSING = ("final_closing_balance", "intermediate_closing_balance", "closing_balance")
-_TAGS = dict(
-    zip(_OPENING + _CLOSING, ("60F", "60M", "60", "62F", "62M", "62"), strict=True)
-)
+_TAGS = dict(zip(_OPENING + _CLOSING, ("60F", "60M", "60", "62F", "62M", "62"), strict=True))
 
 
 def _head_text(head: bytes) -> str:

@@ -28,6 +28,7 @@ on every request, which cost more than all of the checks below together.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -55,12 +56,22 @@ class AuthState:
     window: int
     agents: dict[str, tuple[float, AgentRecord | None]] = field(default_factory=dict)
     buckets: dict[int, tuple[float, float]] = field(default_factory=dict)
+    loading: dict[str, asyncio.Future[AgentRecord | None]] = field(default_factory=dict)
 
     async def agent(self, key_id: str) -> AgentRecord | None:
+        """The cached agent; when the entry expired, ONE load per key id at a time, which
+        every request for that key awaits (40 requests used to start 40 loads at once)."""
         now = time.monotonic()
         hit = self.agents.get(key_id)
         if hit is not None and now - hit[0] < CACHE_SECONDS:
             return hit[1]
+        pending = self.loading.get(key_id)
+        if pending is None:
+            pending = self.loading[key_id] = asyncio.ensure_future(self._load(key_id, now))
+            pending.add_done_callback(lambda _f: self.loading.pop(key_id, None))
+        return await asyncio.shield(pending)
+
+    async def _load(self, key_id: str, now: float) -> AgentRecord | None:
         found = await anyio.to_thread.run_sync(load_agent, self.engine, key_id)
         if len(self.agents) >= MAX_CACHED:
             self.agents.clear()

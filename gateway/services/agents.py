@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from gateway.db import reading
 from gateway.errors import UserError
 from schemas.tables import agents
 
@@ -119,8 +120,10 @@ class AgentRecord:
 
 
 def load_agent(engine: Engine, key_id: str) -> AgentRecord | None:
-    """The agent with this public key id, or None."""
-    with engine.connect() as conn:
+    """The agent with this public key id, or None. A read: on SQLite it never takes the
+    write lock (a plain connection begins IMMEDIATE and queued every request behind a
+    long ingest)."""
+    with reading(engine) as conn:
         r = conn.execute(select(agents).where(agents.c.key_id == key_id)).first()
     if r is None:
         return None

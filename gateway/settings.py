@@ -28,6 +28,10 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     # run the connectors' schedule inside the server process (`gateway serve` turns it on)
     scheduler: bool = False
+    # the billing centre's own account: the debtor of its payment orders (pain.001)
+    centre_name: str = "Centrul de facturare mun. Chisinau"
+    centre_iban: str = "MD24AG000225100013104168"
+    centre_bic: str | None = "AGRNMD2X"
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -40,6 +44,9 @@ class Settings:
             config_path=Path(cfg) if cfg else None,
             log_level=env.get("GATEWAY_LOG_LEVEL", cls.log_level).upper(),
             trusted_proxies=_list(env.get("GATEWAY_TRUSTED_PROXIES", "")),
+            centre_name=env.get("GATEWAY_CENTRE_NAME", cls.centre_name),
+            centre_iban=env.get("GATEWAY_CENTRE_IBAN", cls.centre_iban).replace(" ", "").upper(),
+            centre_bic=env.get("GATEWAY_CENTRE_BIC", cls.centre_bic or "") or None,
         )
 
     def with_(self, **changes: object) -> Settings:

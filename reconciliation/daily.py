@@ -124,6 +124,13 @@ def build_report(inputs: DayInputs) -> DailyReport:
         equation_section(inputs.accounts, _credits(inputs.statements), inputs.items, findings),
         items_section(inputs.items),
     ]
+    # the bank-file parser already states an unbalanced statement: one red line, not two
+    stated = {f.subject for f in inputs.stored_findings if f.kind == "balance_mismatch"}
+    findings = [
+        f
+        for f in findings
+        if not (f.kind is FindingKind.STATEMENT_UNBALANCED and f.subject in stated)
+    ]
     findings += [_stored(f) for f in inputs.stored_findings]
     findings += [_pending(p) for p in inputs.pending]
     findings = [_with_ack(f, inputs.acks.get(f.key)) for f in findings]
@@ -202,27 +209,32 @@ def statements_section(
         before = previous.get(account)
         ordered = sorted(by_account[account], key=_statement_order)
         for s in ordered:
+            if not s.chained:
+                section.rows.append(_statement_row(s, None, "no balances (notification)"))
+                continue
             red = check_statement(s, before)
             findings.extend(red)
             label = "; ".join(f"{f.kind.value} {format_amount(f.difference)}" for f in red)
-            section.rows.append(
-                (
-                    s.account,
-                    s.statement_id,
-                    s.sequence,
-                    _iso(s.from_day),
-                    _iso(s.to_day),
-                    before.closing if before else None,
-                    s.opening,
-                    s.credits,
-                    s.debits,
-                    s.closing,
-                    s.entries,
-                    label or "ok",
-                )
-            )
+            section.rows.append(_statement_row(s, before, label or "ok"))
             before = s
     return section
+
+
+def _statement_row(s: Statement, before: Statement | None, check: str) -> tuple:
+    return (
+        s.account,
+        s.statement_id,
+        s.sequence,
+        _iso(s.from_day),
+        _iso(s.to_day),
+        before.closing if before else None,
+        s.opening if s.chained else None,
+        s.credits,
+        s.debits,
+        s.closing if s.chained else None,
+        s.entries,
+        check,
+    )
 
 
 def _statement_order(s: Statement) -> tuple:
@@ -386,7 +398,7 @@ def providers_section(rows: Sequence[ProviderRow]) -> Section:
     )
     section.rows = [
         (
-            r.provider,
+            r.provider or "(advance credit)",
             r.service,
             r.allocated,
             r.reversed,

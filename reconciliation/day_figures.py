@@ -33,6 +33,7 @@ class Statement:
     debits: int
     closing: int
     entries: int
+    chained: bool = True  # False: a notification or a block without balances (not chained)
 
 
 @dataclass(frozen=True, slots=True)

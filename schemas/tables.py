@@ -490,8 +490,76 @@ business_days = Table(
     Column("status", String(8), nullable=False),  # open | closed
     _ts("closed_at", nullable=True),
     Column("closed_by", String(64)),
-    Column("snapshot", JSON),  # the frozen daily report
+    Column("snapshot", JSON),  # the frozen daily report (its JSON export)
+    Column("snapshot_sha256", String(64)),  # of the report's JSON bytes as exported
 )
+
+# --- finance: the day close and payment orders (migration 0007) -------------------------------
+
+#: Every export of a closed day, as it was at the close: later exports serve these bytes.
+day_exports = Table(
+    "day_exports",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("name", String(40), primary_key=True),  # report.json, payments.csv, ...
+    Column("sha256", String(64), nullable=False),  # of the bytes as served
+    Column("size", BigInteger, nullable=False),
+    Column("content", LargeBinary, nullable=False),  # zlib-compressed
+    _ts("created_at"),
+)
+
+#: A finding of the daily report acknowledged with a comment (it then no longer blocks).
+finding_acks = Table(
+    "finding_acks",
+    metadata,
+    _id(),
+    Column("day", Date, nullable=False),
+    Column("finding_key", String(200), nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("acknowledged_by", String(64), nullable=False),
+    _ts("acknowledged_at"),
+    UniqueConstraint("day", "finding_key", name="uq_finding_acks_day_key"),
+)
+
+#: One ISO 20022 pain.001 file: a day's remittance to providers, or a batch of refunds.
+payment_orders = Table(
+    "payment_orders",
+    metadata,
+    _id(),
+    Column("kind", String(12), nullable=False),  # remittance | refund
+    Column("business_day", Date, nullable=False),
+    Column("number", Integer, nullable=False),  # 1 for the day's file, 2.. for corrections
+    Column("message_id", String(35), nullable=False, unique=True),
+    Column("sha256", String(64), nullable=False),
+    Column("content", LargeBinary, nullable=False),  # the XML as generated
+    Column("total", BigInteger, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("state", String(10), nullable=False),  # created | sent | confirmed
+    Column("created_by", String(64), nullable=False),
+    _ts("created_at"),
+    _ts("sent_at", nullable=True),
+    _ts("confirmed_at", nullable=True),
+    UniqueConstraint("kind", "business_day", "number", name="uq_payment_orders_kind_day_no"),
+    CheckConstraint("kind IN ('remittance', 'refund')", name="kind"),
+    CheckConstraint("state IN ('created', 'sent', 'confirmed')", name="state"),
+)
+
+payment_order_lines = Table(
+    "payment_order_lines",
+    metadata,
+    _id(),
+    Column("order_id", ForeignKey("payment_orders.id"), nullable=False),
+    Column("end_to_end_id", String(35), nullable=False, unique=True),
+    Column("provider_code", String(32)),  # remittance lines
+    Column("refund_id", BigInteger),  # refund lines: refunds.id
+    Column("creditor_name", String(140), nullable=False),
+    Column("creditor_iban", String(34), nullable=False),
+    Column("amount", BigInteger, nullable=False),  # bani
+    Column("remittance_info", String(140), nullable=False),
+    # the statement debit that confirmed this transfer, once seen
+    Column("confirmed_payment_id", ForeignKey("payments.id")),
+)
+Index("ix_payment_order_lines_order", payment_order_lines.c.order_id)
 
 connector_state = Table(
     "connector_state",

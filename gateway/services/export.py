@@ -2,19 +2,23 @@
 
 Rows are ordered by id so that re-exporting a day gives byte-identical files: allocations
 are append-only, so a day's rows never change once written (later corrections land on the
-day they are made).
+day they are made). A payment's status can still change (a review item resolved later), so
+a closed day's exports are the bytes stored at its close (``day_close.frozen_export``).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from gateway.db import reading
 from gateway.errors import UserError
+from gateway.services.frozen import frozen_export
 from reconciliation.money import format_amount
 from schemas.tables import (
     accounts,
@@ -48,18 +52,44 @@ ALLOCATION_COLUMNS = [
 ]
 
 
+class ExportKind(StrEnum):
+    PAYMENTS = "payments"
+    ALLOCATIONS = "allocations"
+
+
 def export(engine: Engine, kind: str, day: date, out: Path) -> int:
-    """Write the day's CSV; returns the number of data rows."""
-    if kind not in ("payments", "allocations"):
-        raise UserError(f"unknown export {kind!r} (payments or allocations)")
-    with reading(engine) as conn:
-        rows = list(_payment_rows(conn, day) if kind == "payments" else _allocation_rows(conn, day))
+    """Write the day's CSV (a closed day's frozen bytes); returns the number of data rows."""
+    try:
+        kind = ExportKind(kind)
+    except ValueError:
+        raise UserError(f"unknown export {kind!r} (payments or allocations)") from None
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(PAYMENT_COLUMNS if kind == "payments" else ALLOCATION_COLUMNS)
-        writer.writerows(rows)
-    return len(rows)
+    with reading(engine) as conn:
+        frozen = frozen_export(conn, day, f"{kind.value}.csv")
+        if frozen is not None:
+            out.write_bytes(frozen)
+            return frozen.count(b"\n") - 1
+        with open(out, "w", newline="", encoding="utf-8") as fh:
+            return write_csv(conn, kind, day, fh)
+
+
+def write_csv(conn: Connection, kind: ExportKind, day: date, fh) -> int:  # type: ignore[no-untyped-def]
+    """Stream the day's rows as CSV into a text file; returns the number of data rows."""
+    writer = csv.writer(fh, lineterminator="\n")
+    writer.writerow(PAYMENT_COLUMNS if kind is ExportKind.PAYMENTS else ALLOCATION_COLUMNS)
+    n = 0
+    rows = _payment_rows(conn, day) if kind is ExportKind.PAYMENTS else _allocation_rows(conn, day)
+    for row in rows:
+        writer.writerow(row)
+        n += 1
+    return n
+
+
+def export_bytes(conn: Connection, kind: ExportKind, day: date) -> bytes:
+    """The day's live CSV as bytes (what a close stores)."""
+    buf = io.StringIO()
+    write_csv(conn, kind, day, buf)
+    return buf.getvalue().encode()
 
 
 def _payment_rows(conn, day: date):  # type: ignore[no-untyped-def]

@@ -29,8 +29,10 @@ Decisions:
   no answer leaves before its commit is durable. ``payments.response`` holds the answer
   without ``payment_id`` (the row's own id), so the payment is one INSERT.
   Refused requests store no payment and no allocation.
-- Business day: ``paid_at`` converted to Europe/Chisinau. A payment for a closed day is
-  refused (``DAY_CLOSED``), and so is a reversal once its day is closed. While the day is
+- Business day: ``paid_at`` converted to Europe/Chisinau. A payment whose day is closed is
+  booked on the first open day after it (the closed day stays as it was closed; the answer's
+  ``business_day`` says where it went); a reversal into a closed day is refused
+  (``DAY_CLOSED``). While the day is
   open, a reversal's compensating rows count for the payment's own business day, so the
   storno nets out inside the day the bank will settle.
 """
@@ -42,11 +44,12 @@ import hashlib
 import json
 import queue
 import re
+import sqlite3
 import threading
 import weakref
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -64,6 +67,7 @@ from gateway.services.accounts import (
     reading,
 )
 from gateway.services.agents import AgentRecord
+from gateway.services.day_close import first_open_day
 from reconciliation.allocate import AllocationError, allocate
 from reconciliation.model import AllocationRow, OpenLine, ServiceAmount
 from reconciliation.money import MoneyError, format_amount, parse_amount
@@ -127,6 +131,16 @@ class Outcome:
     replay: bool = False
 
 
+def _tune(raw: Any) -> None:
+    """The writer's cache pragmas: hints only. A pooled connection that an ingest used holds
+    TEMP tables, and SQLite refuses to change temp_store then; it keeps its setting."""
+    for pragma in SQLITE_PRAGMAS:
+        try:
+            raw.execute(pragma)
+        except sqlite3.OperationalError:
+            continue
+
+
 class GroupCommit:
     """One writer thread per SQLite engine: one BEGIN and one fsync for a batch of writes.
 
@@ -182,8 +196,7 @@ class GroupCommit:
         try:
             with self.engine.begin() as conn:
                 raw = conn.connection.driver_connection
-                for pragma in SQLITE_PRAGMAS:
-                    raw.execute(pragma)
+                _tune(raw)
                 _writer.conn = conn
                 for fn, fut in batch:
                     done.append(_savepoint(raw, conn, fn, fut))
@@ -292,8 +305,7 @@ class LoopWriter:
         if self.conn is None:
             conn = self.engine.connect()
             raw = conn.connection.driver_connection
-            for pragma in SQLITE_PRAGMAS:
-                raw.execute(pragma)
+            _tune(raw)
             raw.execute("PRAGMA busy_timeout=0")
             self.conn = conn
         return self.conn
@@ -531,7 +543,9 @@ def _post_in_tx(
         out = _replay(found[:3], p)
         _audit(db, agent.id, audit, out.status, now)
         return out
-    account_id = _open_account(found[3:], p.business_day)
+    account_id = _open_account(found[3:5])
+    if found[5] == "closed":  # a late payment: booked on the first open day (see day_close)
+        p = replace(p, business_day=first_open_day(conn, p.business_day))
     lines = _open_lines(db, account_id, p.account_no)
     try:
         rows = allocate(p.account_no, p.amount, lines, services=p.services, invoice_no=p.invoice_no)
@@ -571,16 +585,13 @@ LEFT JOIN accounts a ON a.account_no = :a
 """
 
 
-def _open_account(found: tuple, day: date) -> int:
-    """The account's id from (id, status, day status), refusing an unknown or closed account
-    and a closed business day."""
-    account_id, status, day_status = found
+def _open_account(found: tuple) -> int:
+    """The account's id from (id, status), refusing an unknown or closed account."""
+    account_id, status = found
     if account_id is None:
         raise Refused("ACCOUNT_NOT_FOUND", "no such account")
     if status != "open":
         raise Refused("ACCOUNT_CLOSED", "the account is closed")
-    if day_status == "closed":
-        raise Refused("DAY_CLOSED", f"business day {day} is closed")
     return int(account_id)
 
 

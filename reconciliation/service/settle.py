@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, and_, insert, or_, select, update
 
 from reconciliation.plan import registry_batches
 from reconciliation.service.load import chunks
@@ -17,6 +17,10 @@ from reconciliation.settlement import Collector, Credit, RegistryBatch, settle
 from schemas.tables import payments, settlements
 
 REGISTRY_CHANNELS = ("post", "terminal", "compensation", "bank_itemised")
+#: An API agent (a bank, a terminal network) that settles its day of payments with one
+#: transfer is configured as a collector whose code is the agent's name: its day of API
+#: payments (reversed ones excluded) is then a registry like a post office's.
+API_CHANNELS = ("bank_api", "terminal")
 SETTLEMENT_HORIZON_DAYS = 35
 
 
@@ -36,7 +40,10 @@ def settle_pending(conn: Connection, collectors: Sequence[Collector], *, today: 
             )
         )
     }
-    batches = [b for b in _registry_batches(conn, since) if (b.collector, b.batch_ref) not in done]
+    agents = sorted({c.code for c in collectors})
+    batches = [
+        b for b in _registry_batches(conn, since, agents) if (b.collector, b.batch_ref) not in done
+    ]
     credits = _pending_credits(conn, since)
     if not batches and not credits:
         return 0
@@ -59,11 +66,18 @@ def settle_pending(conn: Connection, collectors: Sequence[Collector], *, today: 
     return len(lines)
 
 
-def _registry_batches(conn: Connection, since: date) -> list[RegistryBatch]:
+def _registry_batches(conn: Connection, since: date, agents: Sequence[str]) -> list[RegistryBatch]:
     p = payments
+    from_files = and_(p.c.agent_id.is_(None), p.c.channel.in_(REGISTRY_CHANNELS))
+    from_agents = and_(
+        p.c.agent_id.is_not(None),
+        p.c.channel.in_(API_CHANNELS),
+        p.c.collector.in_(agents),
+        p.c.status != "reversed",
+    )
     rows = conn.execute(
         select(p.c.collector, p.c.batch_ref, p.c.business_day, p.c.amount).where(
-            p.c.channel.in_(REGISTRY_CHANNELS),
+            or_(from_files, from_agents),
             p.c.collector.is_not(None),
             p.c.reversal.is_(False),
             p.c.business_day >= since,

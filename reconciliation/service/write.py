@@ -7,7 +7,7 @@ never an update.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
 from sqlalchemy import Connection, insert, select, update
@@ -16,7 +16,7 @@ from reconciliation.model import AllocationRow
 from reconciliation.plan import Planned, allocation_kind, candidates_json
 from reconciliation.service.load import RefIds, load_accounts
 from schemas.bulk import bulk_insert, db_value, reserve_ids
-from schemas.tables import allocations, payments, review_items
+from schemas.tables import allocations, business_days, payments, review_items
 
 ALLOCATION_COLUMNS = (
     "id",
@@ -119,6 +119,24 @@ def reverse_allocations(
     return len(rows)
 
 
+def book_on_open_days(conn: Connection, plans: Sequence[Planned]) -> None:
+    """A record whose day is closed counts for the first open day after it: a closed day
+    never changes (its booking and value dates stay as the bank gave them)."""
+    first = min(p.business_day for p in plans)
+    closed = set(
+        conn.execute(
+            select(business_days.c.day).where(
+                business_days.c.status == "closed", business_days.c.day >= first
+            )
+        ).scalars()
+    )
+    if not closed:
+        return
+    for p in plans:
+        while p.business_day in closed:
+            p.business_day += timedelta(days=1)
+
+
 def persist(
     conn: Connection,
     plans: Sequence[Planned],
@@ -137,6 +155,7 @@ def persist(
         counts[p.status] += 1
     if not plans:
         return
+    book_on_open_days(conn, plans)
     now = datetime.now(UTC)
     stamp, day = db_value(conn, now), _day_value(conn)
     ids = reserve_ids(conn, payments, len(plans))

@@ -185,12 +185,22 @@ def test_malformed_bodies_are_a_clear_400(bank: Api, city: Engine, raw: bytes) -
     assert _count(city, payments) == 0
 
 
-def test_payment_for_a_closed_day_is_refused(bank: Api, city: Engine) -> None:
+def test_payment_for_a_closed_day_is_booked_on_the_first_open_day(bank: Api, city: Engine) -> None:
+    today = date.today()
     with city.begin() as conn:
-        conn.execute(insert(business_days), {"day": date.today(), "status": "closed"})
+        conn.execute(
+            insert(business_days),
+            [
+                {"day": today, "status": "closed"},
+                {"day": today + timedelta(days=1), "status": "closed"},
+            ],
+        )
     r = bank.post(payment("DC1", A1, "10.00", paid_at=now_iso()))
-    assert r.status_code == 422 and r.json()["code"] == "DAY_CLOSED"
-    assert _count(city, payments) == 0
+    assert r.status_code == 201, r.text
+    assert r.json()["business_day"] == str(today + timedelta(days=2))
+    with city.connect() as conn:
+        days = conn.execute(select(allocations.c.business_day).distinct()).scalars().all()
+    assert days == [today + timedelta(days=2)]
 
 
 def test_two_agents_have_separate_txn_namespaces(bank: Api, other_bank: Api) -> None:

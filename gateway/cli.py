@@ -100,7 +100,7 @@ def cmd_pull(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.services.export import export
 
-    n = export(_engine(settings), args.kind, args.day, Path(args.out))
+    n = export(_engine(settings), args.kind, args.day, Path(args.out), args.format)
     print(f"{n} {args.kind} rows for {args.day} written to {args.out}")
     return 0
 
@@ -292,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("kind", choices=["payments", "allocations"])
     ex.add_argument("--day", type=_day, required=True)
     ex.add_argument("--out", required=True)
+    ex.add_argument("--format", choices=["csv", "xlsx"], default="csv")
     ex.set_defaults(func=cmd_export)
 
     rep = sub.add_parser("report", help="finance reports").add_subparsers(

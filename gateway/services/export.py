@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -19,6 +20,7 @@ from sqlalchemy import Connection, Engine, select
 from gateway.db import reading
 from gateway.errors import UserError
 from gateway.services.frozen import frozen_export
+from gateway.services.report_export import write_xlsx
 from reconciliation.money import format_amount
 from schemas.tables import (
     accounts,
@@ -57,20 +59,53 @@ class ExportKind(StrEnum):
     ALLOCATIONS = "allocations"
 
 
-def export(engine: Engine, kind: str, day: date, out: Path) -> int:
-    """Write the day's CSV (a closed day's frozen bytes); returns the number of data rows."""
+def export(engine: Engine, kind: str, day: date, out: Path, fmt: str = "csv") -> int:
+    """Write the day's rows (a closed day's frozen rows) as CSV or XLSX; returns the number
+    of data rows. The XLSX of a closed day is rendered from its frozen CSV, so it too is the
+    same bytes every time."""
     try:
         kind = ExportKind(kind)
     except ValueError:
         raise UserError(f"unknown export {kind!r} (payments or allocations)") from None
+    if fmt not in ("csv", "xlsx"):
+        raise UserError(f"unknown format {fmt!r} (csv or xlsx)")
     out.parent.mkdir(parents=True, exist_ok=True)
     with reading(engine) as conn:
         frozen = frozen_export(conn, day, f"{kind.value}.csv")
-        if frozen is not None:
+        if frozen is not None and fmt == "csv":
             out.write_bytes(frozen)
             return frozen.count(b"\n") - 1
+        if frozen is not None:
+            rows = csv.reader(io.StringIO(frozen.decode()))
+            next(rows)
+            return write_xlsx_rows(kind, day, rows, out)
+        if fmt == "xlsx":
+            return write_xlsx_rows(kind, day, _rows(conn, kind, day), out)
         with open(out, "w", newline="", encoding="utf-8") as fh:
             return write_csv(conn, kind, day, fh)
+
+
+def write_xlsx_rows(kind: ExportKind, day: date, rows: Iterable[list], out: Path) -> int:
+    """One sheet of the export's rows, streamed (constant memory), amounts as numbers."""
+    header = PAYMENT_COLUMNS if kind is ExportKind.PAYMENTS else ALLOCATION_COLUMNS
+    counted = _Counter(rows)
+    amounts = [c == "amount" for c in header]
+    out.write_bytes(write_xlsx(day, [(kind.value, list(header), amounts, counted, None)]))
+    return counted.n
+
+
+class _Counter:
+    def __init__(self, rows: Iterable[list]) -> None:
+        self.rows, self.n = rows, 0
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        for row in self.rows:
+            self.n += 1
+            yield row
+
+
+def _rows(conn: Connection, kind: ExportKind, day: date):  # type: ignore[no-untyped-def]
+    return _payment_rows(conn, day) if kind is ExportKind.PAYMENTS else _allocation_rows(conn, day)
 
 
 def write_csv(conn: Connection, kind: ExportKind, day: date, fh) -> int:  # type: ignore[no-untyped-def]
@@ -78,8 +113,7 @@ def write_csv(conn: Connection, kind: ExportKind, day: date, fh) -> int:  # type
     writer = csv.writer(fh, lineterminator="\n")
     writer.writerow(PAYMENT_COLUMNS if kind is ExportKind.PAYMENTS else ALLOCATION_COLUMNS)
     n = 0
-    rows = _payment_rows(conn, day) if kind is ExportKind.PAYMENTS else _allocation_rows(conn, day)
-    for row in rows:
+    for row in _rows(conn, kind, day):
         writer.writerow(row)
         n += 1
     return n

@@ -21,7 +21,6 @@ import io
 import json
 from collections.abc import Iterable
 from datetime import date, datetime
-from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -137,7 +136,8 @@ def _write_row(ws, r: int, row: list, amounts: list[bool], money, text_fmt) -> N
 
 
 def _number(value: Any) -> float:
-    """Amount text or bani as the double Excel stores (exact to the ban below 10^13)."""
+    """Amount text ("12.30") or bani as the double Excel stores: the nearest double to the
+    exact decimal (float() of the text rounds correctly), exact to the ban below 10^13."""
     if isinstance(value, int):
         return value / 100
-    return float(Decimal(value))
+    return float(value)

@@ -1,4 +1,11 @@
-"""The connectors' TOML file (``GATEWAY_CONFIG``): parsed once into frozen dataclasses.
+"""The gateway's TOML file (``GATEWAY_CONFIG``): the one loader and the one schema.
+
+The file holds ``[[connector]]`` tables (what to pull, from where, when), ``[[collector]]``
+tables (whose lump sums settle registries: ``reconciliation.settlement.Collector``) and an
+optional ``[allocation]`` table (provider priority groups:
+``reconciliation.allocate.AllocationPolicy``). ``read_config`` parses all of it into a frozen
+``GatewayConfig``; ``gateway pull``, the scheduler, the ingest and the API all read the file
+through it, so a file one of them accepts is accepted by all.
 
 Why so strict: a typo in a connector file (``knwon_hosts``, ``kind = "stfp"``) must stop the
 operator at ``gateway pull`` with the connector and the field named, not surface at 03:00 as
@@ -21,6 +28,8 @@ from typing import Any
 from connectors.cron import cron_trigger
 from gateway.errors import UserError
 from gateway.settings import Settings
+from reconciliation.allocate import DEFAULT_POLICY, AllocationPolicy
+from reconciliation.settlement import Collector, fold
 
 KINDS = ("sftp", "http", "folder")
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -76,39 +85,73 @@ class ConnectorConfig:
 _FIELDS = {f.name for f in fields(ConnectorConfig)}
 
 
+@dataclass(frozen=True)
+class GatewayConfig:
+    """The whole file. ``collectors`` is None when it names none (the caller's defaults apply)."""
+
+    connectors: tuple[ConnectorConfig, ...] = ()
+    collectors: tuple[Collector, ...] | None = None
+    allocation: AllocationPolicy = DEFAULT_POLICY
+
+
+TOP_LEVEL = ("connector", "collector", "allocation")
+
+
+def load_file(settings: Settings) -> GatewayConfig:
+    """The file named by ``Settings.config_path``; an empty config when none is named."""
+    if settings.config_path is None:
+        return GatewayConfig()
+    return read_config(settings.config_path)
+
+
 def load_connectors(settings: Settings) -> tuple[ConnectorConfig, ...]:
     """The connectors of the file named by ``Settings.config_path`` (GATEWAY_CONFIG)."""
     if settings.config_path is None:
         raise UserError("no connectors configured: set GATEWAY_CONFIG to the connectors' TOML")
-    return load_config(settings.config_path)
+    return read_config(settings.config_path).connectors
 
 
-def load_config(path: Path) -> tuple[ConnectorConfig, ...]:
-    """Read and validate a connectors file; ``UserError`` naming the file, connector, field."""
+def read_config(path: Path) -> GatewayConfig:
+    """Read and validate the file; ``UserError`` naming the file, the table and the field."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"{path}: connectors file not found") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{path}: not valid TOML: {exc}") from None
     return parse_config(raw, base_dir=path.parent, where=str(path))
 
 
-def parse_config(
-    raw: dict[str, Any], *, base_dir: Path, where: str = "connectors"
-) -> tuple[ConnectorConfig, ...]:
+def parse_config(raw: dict[str, Any], *, base_dir: Path, where: str = "config") -> GatewayConfig:
     """Validate an already-parsed TOML document (tests and the loader share this)."""
-    unknown = set(raw) - {"connector"}
+    unknown = set(raw) - set(TOP_LEVEL)
     if unknown:
-        raise UserError(f"{where}: unknown top-level key(s): {', '.join(sorted(unknown))}")
-    tables = raw.get("connector", [])
-    if not isinstance(tables, list):
-        raise UserError(f"{where}: 'connector' must be an array of tables ([[connector]])")
+        raise UserError(
+            f"{where}: unknown top-level key(s): {', '.join(sorted(unknown))} "
+            f"(known: {', '.join(TOP_LEVEL)})"
+        )
+    tables = _array(raw, "connector", where)
     connectors = tuple(
         _parse_one(t, index=i, base_dir=base_dir, where=where) for i, t in enumerate(tables)
     )
     _check_unique(connectors, where)
-    return connectors
+    collector_tables = _array(raw, "collector", where)
+    collectors = tuple(_collector(t, i, where) for i, t in enumerate(collector_tables))
+    _check_unique_codes(collectors, where)
+    return GatewayConfig(
+        connectors=connectors,
+        collectors=collectors or None,
+        allocation=_allocation(raw.get("allocation", {}), where),
+    )
+
+
+def _array(raw: dict[str, Any], key: str, where: str) -> list[Any]:
+    tables = raw.get(key, [])
+    if not isinstance(tables, list):
+        raise UserError(f"{where}: '{key}' must be an array of tables ([[{key}]])")
+    return tables
 
 
 def _check_unique(connectors: Iterable[ConnectorConfig], where: str) -> None:
@@ -197,6 +240,102 @@ def _check_cron(label: str, expr: str) -> None:
         cron_trigger(expr)
     except ValueError as exc:
         raise UserError(f"{label}: field schedule: not a valid crontab: {exc}") from None
+
+
+# --- [[collector]] and [allocation] -------------------------------------------------------
+
+CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+# Shape only: statements carry the collector's IBAN as written, and the demo city's synthetic
+# ones do not pass mod-97; what this catches is a stray space, letter case or a wrong field.
+IBAN_SHAPE_RE = re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$")
+COLLECTOR_FIELDS = ("code", "name", "ibans", "name_patterns", "fee_max_permille", "lag_days")
+ALLOCATION_FIELDS = ("provider_priority", "priority_within_period")
+
+
+def _collector(table: Any, index: int, where: str) -> Collector:
+    if not isinstance(table, dict):
+        raise UserError(f"{where}: collector #{index + 1} is not a table")
+    code = table.get("code")
+    if not isinstance(code, str) or not CODE_RE.match(code):
+        raise UserError(
+            f"{where}: collector #{index + 1}: field code: required, as the registries name "
+            f"the collector (1-64 of A-Z a-z 0-9 _ . -; got {code!r})"
+        )
+    label = f"{where}: collector {code}"
+    unknown = set(table) - set(COLLECTOR_FIELDS)
+    if unknown:
+        raise UserError(f"{label}: unknown field(s): {', '.join(sorted(unknown))}")
+    name = table.get("name", code)
+    if not isinstance(name, str) or not name.strip():
+        raise UserError(f"{label}: field name: expected a non-empty string")
+    ibans = tuple(i.replace(" ", "").upper() for i in _strings(label, table, "ibans"))
+    bad = [i for i in ibans if not IBAN_SHAPE_RE.match(i)]
+    if bad:
+        raise UserError(f"{label}: field ibans: not an IBAN: {bad[0]!r}")
+    patterns = tuple(fold(p) for p in _strings(label, table, "name_patterns"))
+    if not ibans and not patterns:
+        raise UserError(f"{label}: give ibans or name_patterns, or it can never be recognised")
+    return Collector(
+        code=code,
+        name=name.strip(),
+        ibans=ibans,
+        name_patterns=patterns,
+        fee_max_permille=_int(label, table, "fee_max_permille", 20, 0, 1000),
+        lag_days=_int(label, table, "lag_days", 3, 0, 60),
+    )
+
+
+def _strings(label: str, table: dict[str, Any], key: str) -> list[str]:
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise UserError(f"{label}: field {key}: expected a list of non-empty strings")
+    return [v.strip() for v in value]
+
+
+def _int(label: str, table: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise UserError(f"{label}: field {key}: expected an integer {low}-{high}, got {value!r}")
+    return value
+
+
+def _check_unique_codes(collectors: Iterable[Collector], where: str) -> None:
+    seen: set[str] = set()
+    for c in collectors:
+        if c.code in seen:
+            raise UserError(f"{where}: collector {c.code}: code used twice")
+        seen.add(c.code)
+
+
+def _allocation(table: Any, where: str) -> AllocationPolicy:
+    label = f"{where}: [allocation]"
+    if not isinstance(table, dict):
+        raise UserError(f"{label}: must be a table")
+    unknown = set(table) - set(ALLOCATION_FIELDS)
+    if unknown:
+        raise UserError(f"{label}: unknown field(s): {', '.join(sorted(unknown))}")
+    groups = table.get("provider_priority", [])
+    example = 'e.g. [["TERMO"], ["APA", "IMGFL"]]'
+    if not isinstance(groups, list) or not all(
+        isinstance(g, list) and g and all(isinstance(p, str) and p.strip() for p in g)
+        for g in groups
+    ):
+        raise UserError(
+            f"{label}: field provider_priority: a list of groups, each a non-empty list of "
+            f"provider codes, {example}"
+        )
+    seen: set[str] = set()
+    for code in (p.strip() for g in groups for p in g):
+        if code in seen:
+            raise UserError(f"{label}: field provider_priority: provider {code} in two groups")
+        seen.add(code)
+    within = table.get("priority_within_period", False)
+    if not isinstance(within, bool):
+        raise UserError(f"{label}: field priority_within_period: expected true or false")
+    return AllocationPolicy(
+        provider_priority=tuple(tuple(p.strip() for p in g) for g in groups),
+        priority_within_period=within,
+    )
 
 
 def find_connector(connectors: Iterable[ConnectorConfig], name: str) -> ConnectorConfig:

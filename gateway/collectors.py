@@ -2,16 +2,14 @@
 
 A collector's lump sum on the bank statement settles its itemised registry instead of being
 allocated again, so the ingest has to recognise it. Collectors are configured in the
-connectors' TOML file (``[[collector]]`` tables: code, name, ibans, name_patterns,
-fee_max_permille, lag_days); without a file the gateway knows the demo city's collectors,
-whose IBANs the synthetic generator uses.
+gateway's TOML file (``[[collector]]`` tables, read by ``connectors.config``, the file's one
+loader); when the file names none (or there is no file) the gateway knows the demo city's
+collectors, whose IBANs the synthetic generator uses.
 """
 
 from __future__ import annotations
 
-import tomllib
-
-from gateway.errors import UserError
+from connectors.config import GatewayConfig, load_file
 from gateway.settings import Settings
 from reconciliation.settlement import Collector
 
@@ -58,28 +56,9 @@ DEFAULT_COLLECTORS: tuple[Collector, ...] = (
 
 def load_collectors(settings: Settings) -> tuple[Collector, ...]:
     """Collectors from the config file's ``[[collector]]`` tables, else the defaults."""
-    if settings.config_path is None or not settings.config_path.exists():
-        return DEFAULT_COLLECTORS
-    with open(settings.config_path, "rb") as fh:
-        data = tomllib.load(fh)
-    tables = data.get("collector", [])
-    if not tables:
-        return DEFAULT_COLLECTORS
-    out = []
-    for n, t in enumerate(tables, start=1):
-        try:
-            out.append(
-                Collector(
-                    code=str(t["code"]),
-                    name=str(t.get("name", t["code"])),
-                    ibans=tuple(i.replace(" ", "").upper() for i in t.get("ibans", ())),
-                    name_patterns=tuple(str(p).casefold() for p in t.get("name_patterns", ())),
-                    fee_max_permille=int(t.get("fee_max_permille", 20)),
-                    lag_days=int(t.get("lag_days", 3)),
-                )
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise UserError(
-                f"{settings.config_path}: collector #{n}: bad or missing {exc}"
-            ) from None
-    return tuple(out)
+    return collectors_of(load_file(settings))
+
+
+def collectors_of(config: GatewayConfig) -> tuple[Collector, ...]:
+    """The file's collectors; the demo city's when it names none."""
+    return config.collectors if config.collectors is not None else DEFAULT_COLLECTORS

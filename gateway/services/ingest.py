@@ -22,10 +22,11 @@ from pathlib import Path
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from connectors.config import GatewayConfig, load_file
 from connectors.formats import FormatError, detect_format, get_format
 from connectors.formats.base import DEFAULT_OPTIONS, FileReading, ReadOptions
 from connectors.parse_worker import WORKER_MIN_BYTES, read_in_worker
-from gateway.collectors import load_collectors
+from gateway.collectors import collectors_of
 from gateway.db import bulk_transaction
 from gateway.gcpause import gc_paused
 from gateway.logging import get_logger
@@ -121,6 +122,7 @@ def _ingest(
     # The bytes travel in a box so that the last reference can be dropped once they are
     # stored: a 100,000-entry statement should not hold its 60 MB of XML while it is applied
     # (it is parsed by a worker that reads the stored file; see connectors.parse_worker).
+    config = load_file(settings)  # a broken config file refuses the ingest before anything
     data = box.pop()
     sha, path = rawstore.store(settings.raw_dir, data, filename)
     known = _known(engine, sha)
@@ -142,7 +144,7 @@ def _ingest(
         return _quarantine(engine, raw_id, filename, sha, None, str(exc))
     try:
         with gc_paused():
-            counts = _apply(engine, settings, reading, raw_id, source or parser.name, parser.name)
+            counts = _apply(engine, config, reading, raw_id, source or parser.name, parser.name)
     except _NoRecords as exc:
         return _quarantine(engine, raw_id, filename, sha, parser.name, str(exc))
     except FormatError as exc:  # found by a worker still reading the file: all rolled back
@@ -163,7 +165,7 @@ class _NoRecords(FormatError):
 
 def _apply(
     engine: Engine,
-    settings: Settings,
+    config: GatewayConfig,
     reading: FileReading,
     raw_id: int,
     source: str,
@@ -177,7 +179,7 @@ def _apply(
             source=source,
             raw_file_id=raw_id,
             actor="ingest",
-            collectors=load_collectors(settings),
+            collectors=collectors_of(config),
             today=today,
         )
         # an intraday report may hold no money at all, yet its statement is worth keeping

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors.config import ConnectorConfig, find_connector, load_config, parse_config
+from connectors.config import ConnectorConfig, find_connector, parse_config, read_config
 from connectors.cron import cron_trigger
 from gateway.errors import UserError
 
@@ -26,7 +26,8 @@ SFTP = {
 
 
 def parse(*tables: dict) -> tuple[ConnectorConfig, ...]:
-    return parse_config({"connector": list(tables)}, base_dir=Path("/etc/plata"), where="c.toml")
+    config = parse_config({"connector": list(tables)}, base_dir=Path("/etc/plata"), where="c.toml")
+    return config.connectors
 
 
 def refused(*tables: dict) -> str:
@@ -36,7 +37,7 @@ def refused(*tables: dict) -> str:
 
 
 def test_example_file_parses_with_defaults_and_resolved_paths() -> None:
-    connectors = load_config(EXAMPLE)
+    connectors = read_config(EXAMPLE).connectors
     names = [c.name for c in connectors]
     assert names == ["maib-statements", "posta-registry", "terminals-paynet", "inbox"]
     bank = find_connector(connectors, "maib-statements")
@@ -115,15 +116,15 @@ def test_token_env_is_read_when_used_and_missing_one_is_named(
 
 def test_file_level_errors(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="connectors file not found"):
-        load_config(tmp_path / "missing.toml")
+        read_config(tmp_path / "missing.toml")
     broken = tmp_path / "broken.toml"
     broken.write_text("[[connector]\nname = 'x'\n")
     with pytest.raises(UserError, match=r"broken\.toml: not valid TOML"):
-        load_config(broken)
+        read_config(broken)
     stray = tmp_path / "stray.toml"
     stray.write_text("timeout = 3\n")
     with pytest.raises(UserError, match="unknown top-level key"):
-        load_config(stray)
+        read_config(stray)
 
 
 def test_unknown_connector_lists_the_known_ones() -> None:

@@ -1,0 +1,27 @@
+"""Run the real ``gateway`` command in a subprocess, as an operator would (tests' helper)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+GATEWAY = [sys.executable, "-m", "gateway.cli"]
+
+
+def gateway_env(database_url: str, data_dir: Path, config: Path | None = None) -> dict[str, str]:
+    """The environment of one gateway installation (no GATEWAY_CONFIG unless given)."""
+    env = {**os.environ, "GATEWAY_DATABASE_URL": database_url, "GATEWAY_DATA_DIR": str(data_dir)}
+    env.pop("GATEWAY_CONFIG", None)
+    env.pop("GATEWAY_DEBUG", None)
+    if config is not None:
+        env["GATEWAY_CONFIG"] = str(config)
+    return env
+
+
+def gateway(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``gateway ARGS`` with stdout and stderr captured (so neither is a terminal)."""
+    return subprocess.run(
+        [*GATEWAY, *args], env=env, capture_output=True, text=True, timeout=300, check=False
+    )

@@ -3,7 +3,8 @@
 Everything the handlers need (engine, settings) lives on ``app.state``, created here and not
 at import time, so tests can build several apps against different databases. Unexpected
 errors are logged with their traceback and answered as a problem+json 500 that carries only
-the request id: no traceback ever reaches a client.
+the request id (an error page under ``/app``: ``gateway.web.errors``): no traceback ever
+reaches a client. The people's workspace is mounted from ``gateway.web.routes``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from gateway.db import make_engine, ping
 from gateway.dbhealth import cannot_write
 from gateway.logging import get_logger, request_id
 from gateway.settings import Settings
+from gateway.web.errors import html_error, is_page_path
 
 log = get_logger("gateway.http")
 PROBLEM = "application/problem+json"
@@ -73,7 +75,9 @@ def problem(status: int, code: str, detail: str, **extra: object) -> Response:
     return Response(body, status_code=status, media_type=PROBLEM)
 
 
-def _http_exception(_: Request, exc: HTTPException) -> Response:
+def _http_exception(request: Request, exc: HTTPException) -> Response:
+    if is_page_path(request.url.path):  # e.g. a page that does not exist: a friendly 404
+        return html_error(request, exc)
     code = getattr(exc, "code", None) or {
         400: "BAD_REQUEST",
         401: "UNAUTHORIZED",
@@ -98,6 +102,8 @@ def _too_deep(request: Request, exc: RecursionError) -> Response:
 
 
 def _unexpected(request: Request, exc: Exception) -> Response:
+    if is_page_path(request.url.path):
+        return html_error(request, exc)
     rid = request.scope.get("state", {}).get("request_id")
     log.error("unhandled error", path=request.url.path, exc_info=exc)
     return problem(500, "INTERNAL_ERROR", "internal error; quote the request id", request_id=rid)
@@ -118,9 +124,12 @@ def health(state: State) -> Response:
 def create_app(settings: Settings, engine: Engine | None = None) -> Litestar:
     engine = engine or make_engine(settings.database_url)
     from gateway.api import routes as api_routes
+    from gateway.web import render as web_render
+    from gateway.web import routes as web_routes
 
     return Litestar(
-        route_handlers=[health, *api_routes.handlers()],
+        route_handlers=[health, *api_routes.handlers(), *web_routes.handlers(settings)],
+        template_config=web_render.template_config(),
         middleware=[request_ids()],
         exception_handlers={
             HTTPException: _http_exception,

@@ -73,6 +73,66 @@ def cmd_agents_add(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _password_from(args: argparse.Namespace) -> str | None:
+    if not args.password_stdin:
+        return None
+    password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        raise UserError("--password-stdin: no password on standard input")
+    return password
+
+
+def _print_password(created) -> None:  # type: ignore[no-untyped-def]
+    if created.one_time:
+        print(f"one-time password for {created.username} (to change at first sign-in):")
+        print(created.password)  # alone on the last line: scripts take it with `tail -n1`
+
+
+def cmd_users_add(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.services.people import Role
+    from gateway.services.users import add_user
+
+    created = add_user(
+        _engine(settings),
+        args.name,
+        Role(args.role),
+        display_name=args.display_name,
+        password=_password_from(args),
+    )
+    print(f"user {created.username} created, role {created.role}")
+    _print_password(created)
+    return 0
+
+
+def cmd_users_list(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.services.users import list_users
+
+    for u in list_users(_engine(settings)):
+        state = "disabled" if u.disabled else "locked" if u.locked_until else "active"
+        if u.must_change_password and not u.disabled:
+            state += ", one-time password"
+        seen = u.last_login_at.strftime("%Y-%m-%d %H:%M") if u.last_login_at else "never"
+        print(f"{u.username:<20} {u.role:<11} {state:<28} last sign-in {seen}  {u.display_name}")
+    return 0
+
+
+def cmd_users_disable(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.services.users import set_disabled
+
+    user = set_disabled(_engine(settings), args.name, not args.enable)
+    print(f"user {user.username} {'disabled' if user.disabled else 'enabled'}")
+    return 0
+
+
+def cmd_users_reset(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.services.users import reset_password
+
+    created = reset_password(_engine(settings), args.name, _password_from(args))
+    print(f"password of {created.username} reset; their sessions are ended")
+    _print_password(created)
+    return 0
+
+
 def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
     from connectors.formats.base import ReadOptions
     from connectors.parse_cli import run
@@ -268,6 +328,27 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--ip-allow", default="", help="comma-separated networks, e.g. 10.0.0.0/8")
     a.add_argument("--sign", action="store_true", help="require HMAC-signed requests")
     a.set_defaults(func=cmd_agents_add)
+
+    us = sub.add_parser("users", help="people of the workspace").add_subparsers(
+        dest="us_cmd", required=True
+    )
+    u = us.add_parser("add", help="create a person; prints a one-time password")
+    u.add_argument("name")
+    u.add_argument(
+        "--role", required=True, choices=["viewer", "accountant", "supervisor", "finance"]
+    )
+    u.add_argument("--display-name", default=None)
+    u.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    u.set_defaults(func=cmd_users_add)
+    us.add_parser("list", help="everyone, with role and state").set_defaults(func=cmd_users_list)
+    u = us.add_parser("disable", help="disable a person (ends their sessions)")
+    u.add_argument("name")
+    u.add_argument("--enable", action="store_true", help="enable again instead")
+    u.set_defaults(func=cmd_users_disable)
+    u = us.add_parser("reset", help="new one-time password, lock-out lifted, sessions ended")
+    u.add_argument("name")
+    u.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    u.set_defaults(func=cmd_users_reset)
 
     pa = sub.add_parser("parse", help="print a payment file's records as JSON lines")
     pa.add_argument("file")

@@ -32,6 +32,13 @@ class Settings:
     centre_name: str = "Centrul de facturare mun. Chisinau"
     centre_iban: str = "MD24AG000225100013104168"
     centre_bic: str | None = "AGRNMD2X"
+    # the people's workspace (gateway/web)
+    secret_key: str | None = None  # signs CSRF tokens; None: kept in DATA_DIR/web-secret
+    https: bool = False  # cookies get the Secure attribute
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    login_max_failures: int = 5
+    login_lock_minutes: int = 15
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -47,6 +54,11 @@ class Settings:
             centre_name=env.get("GATEWAY_CENTRE_NAME", cls.centre_name),
             centre_iban=env.get("GATEWAY_CENTRE_IBAN", cls.centre_iban).replace(" ", "").upper(),
             centre_bic=env.get("GATEWAY_CENTRE_BIC", cls.centre_bic or "") or None,
+            secret_key=env.get("GATEWAY_SECRET_KEY") or None,
+            https=env.get("GATEWAY_HTTPS", "") in ("1", "true", "yes"),
+            session_idle_minutes=int(
+                env.get("GATEWAY_SESSION_IDLE_MINUTES", cls.session_idle_minutes)
+            ),
         )
 
     def with_(self, **changes: object) -> Settings:

@@ -30,6 +30,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData(
@@ -328,6 +329,9 @@ review_items = Table(
     Column("claimed_by", String(64)),
     _ts("claimed_at", nullable=True),
     Column("note", Text),  # the resolution's note or reason
+    # payer name, IBAN and remittance folded (diacritics, case, Cyrillic -> Latin) for the
+    # queue's search; written with the item (reconciliation.fold.search_text)
+    Column("search", Text),
 )
 Index("ix_review_items_state", review_items.c.state, review_items.c.reason)
 
@@ -458,10 +462,30 @@ users = Table(
     metadata,
     _id(),
     Column("username", String(64), nullable=False, unique=True),
-    Column("password_hash", String(200), nullable=False),
-    Column("role", String(20), nullable=False, default="accountant"),
+    Column("password_hash", String(200), nullable=False),  # argon2id, never the password
+    Column("role", String(20), nullable=False, default="accountant"),  # people.Role
     _ts("created_at"),
+    Column("display_name", String(200)),
+    Column("disabled", Boolean, nullable=False, server_default=false()),
+    Column("failed_logins", Integer, nullable=False, server_default="0"),
+    _ts("locked_until", nullable=True),
+    # NULL while the password is a one-time one: it must be changed at the next log-in
+    _ts("password_changed_at", nullable=True),
+    _ts("last_login_at", nullable=True),
 )
+
+# A person's signed-in session: the cookie carries a random token, the table only its sha256,
+# so a copy of the database opens no session. Shared by every server process.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # sha256 hex of the cookie's token
+    Column("user_id", ForeignKey("users.id"), nullable=False),
+    _ts("created_at"),
+    _ts("last_seen_at"),
+    Column("flash", JSON),  # [[level, text], ...] shown once on the next page
+)
+Index("ix_web_sessions_user", web_sessions.c.user_id)
 
 # --- settlement and the business day ---------------------------------------------------------
 

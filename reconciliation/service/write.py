@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from sqlalchemy import Connection, insert, select, update
 
+from reconciliation.fold import search_text
 from reconciliation.model import AllocationRow
 from reconciliation.plan import Planned, allocation_kind, candidates_json
 from reconciliation.service.load import RefIds, load_accounts
@@ -186,7 +187,7 @@ def persist(
     bulk_insert(
         conn,
         review_items,
-        ("id", "payment_id", "reason", "candidates", "state", "created_at"),
+        ("id", "payment_id", "reason", "candidates", "state", "created_at", "search"),
         [
             (
                 rid,
@@ -195,6 +196,7 @@ def persist(
                 db_value(conn, candidates_json(p)),
                 "open",
                 db_value(conn, now),
+                search_text(p.record.debtor_name, p.record.debtor_iban, p.record.remittance),
             )
             for rid, (pid, p) in zip(review_ids, reviews, strict=True)
         ],

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gateway.services.review.structs import ActionResult, Candidate, ItemConflict, ItemState
+from reconciliation.fold import search_text
 from reconciliation.model import AllocationRow, PaymentStatus
 from reconciliation.model import Candidate as CoreCandidate
 from reconciliation.resolve import Refund
@@ -185,6 +186,9 @@ def insert_item(conn: Connection, payment_id: int, item: ReviewItem, now: dateti
     cands = [
         {"account_no": c.account_no, "score": c.score, "reason": c.reason} for c in item.candidates
     ]
+    payer = conn.execute(
+        select(p.c.debtor_name, p.c.debtor_iban, p.c.remittance).where(p.c.id == payment_id)
+    ).one()
     return conn.execute(
         insert(ri)
         .values(
@@ -195,6 +199,7 @@ def insert_item(conn: Connection, payment_id: int, item: ReviewItem, now: dateti
             created_at=now,
             version=item.version,
             note=item.note or None,
+            search=search_text(*payer),  # the queue's folded search text, as the ingest writes
         )
         .returning(ri.c.id)
     ).scalar_one()

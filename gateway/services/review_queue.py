@@ -1,0 +1,307 @@
+"""The review queue as the accountants read it: filtered, searched, sorted, paged by keyset.
+
+Shared by the queue page, the workspace JSON API and ``gateway review list``. Read-only: the
+actions live in ``gateway.services.review`` (10b).
+
+Decisions:
+- An item's **age** is whole days from its payment's business day (when the money arrived)
+  to today in Europe/Chisinau: what a resident waits for, whatever day it was ingested.
+  Buckets: 0-1, 2-3, 4-7 and more than 7 days; a bucket filter is a business-day range.
+- **Search** folds case, diacritics and Cyrillic/Latin (``reconciliation.fold``); every word
+  must occur in the item's folded payer name, IBAN or remittance (``review_items.search``).
+- **Sorts**: oldest first (the default: the queue is worked from its tail), newest, amount
+  either way, best candidate's score. Paging is by keyset (the sort value and the item id in
+  an opaque cursor), so a page costs the same at the start or the end of 20,000 items and an
+  item resolved meanwhile never shifts what the next page shows.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import msgspec
+from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from gateway.db import reading
+from gateway.errors import UserError
+from reconciliation.fold import fold_terms
+from reconciliation.review import ReasonCode, ReviewState
+from schemas.tables import accounts, payments, raw_files, review_items
+
+LOCAL = ZoneInfo("Europe/Chisinau")
+PAGE_SIZE = 50
+MAX_PAGE = 500
+
+
+class AgeBucket(StrEnum):
+    """Age ranges in days, as the ageing report shows them."""
+
+    D0_1 = "0-1"
+    D2_3 = "2-3"
+    D4_7 = "4-7"
+    OVER_7 = "8+"
+
+    @property
+    def days(self) -> tuple[int, int | None]:
+        return {"0-1": (0, 1), "2-3": (2, 3), "4-7": (4, 7), "8+": (8, None)}[self.value]
+
+    @property
+    def label(self) -> str:
+        return "> 7 days" if self is AgeBucket.OVER_7 else f"{self.value} days"
+
+    @classmethod
+    def of(cls, age_days: int) -> AgeBucket:
+        for bucket in cls:
+            low, high = bucket.days
+            if age_days >= low and (high is None or age_days <= high):
+                return bucket
+        return cls.D0_1  # a business day in the future (clock skew): the youngest
+
+
+class QueueSort(StrEnum):
+    OLDEST = "oldest"
+    NEWEST = "newest"
+    AMOUNT_DESC = "amount_desc"
+    AMOUNT_ASC = "amount_asc"
+    SCORE = "score"
+
+
+class QueueFilter(msgspec.Struct, frozen=True, kw_only=True):
+    reason: ReasonCode | None = None
+    channel: str | None = None
+    source: str | None = None  # the payment's source (connector or agent)
+    day_from: date | None = None
+    day_to: date | None = None
+    amount_min: int | None = None  # bani
+    amount_max: int | None = None
+    age: AgeBucket | None = None
+    claimed_by: str | None = None  # a username; "" = unclaimed only; None = anyone
+    q: str | None = None
+    sort: QueueSort = QueueSort.OLDEST
+    after: str | None = None  # cursor from the previous page
+    limit: int = PAGE_SIZE
+
+
+class CandidateView(msgspec.Struct, frozen=True):
+    account_no: str
+    score: float
+    reason: str
+    payer_name: str | None = None
+
+
+class QueueRow(msgspec.Struct, frozen=True):
+    item_id: int
+    payment_id: int
+    state: str
+    reason: str
+    reason_text: str
+    business_day: date
+    age_days: int
+    channel: str
+    source: str
+    file_name: str | None
+    raw_file_id: int | None
+    amount: int  # bani
+    debtor_name: str | None
+    debtor_iban: str | None
+    remittance: str | None
+    candidates: int
+    best: CandidateView | None
+    claimed_by: str | None
+    created_at: datetime
+
+
+class QueuePage(msgspec.Struct, frozen=True):
+    rows: list[QueueRow]
+    total: int  # items matching the filter, all pages
+    next_cursor: str | None
+    today: date
+
+
+def today_local() -> date:
+    return datetime.now(LOCAL).date()
+
+
+def describe_reason(code: str) -> str:
+    try:
+        return ReasonCode(code).description
+    except ValueError:
+        return code
+
+
+_CLAIMED = getattr(review_items.c, "claimed_by", None)  # 10b's workflow column, once present
+_BEST_SCORE = func.coalesce(review_items.c.candidates[(0, "score")].as_float(), -1.0)
+_BEST_ACCOUNT = review_items.c.candidates[(0, "account_no")].as_string()
+
+
+def _sort_key(sort: QueueSort) -> tuple[ColumnElement[Any], bool]:
+    """(the sort column, ascending?); the item id breaks ties in the same direction."""
+    return {
+        QueueSort.OLDEST: (payments.c.business_day, True),
+        QueueSort.NEWEST: (payments.c.business_day, False),
+        QueueSort.AMOUNT_DESC: (payments.c.amount, False),
+        QueueSort.AMOUNT_ASC: (payments.c.amount, True),
+        QueueSort.SCORE: (_BEST_SCORE, False),
+    }[sort]
+
+
+def encode_cursor(value: object, item_id: int) -> str:
+    raw = json.dumps([value.isoformat() if isinstance(value, date) else value, item_id])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: QueueSort) -> tuple[Any, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value, item_id = json.loads(raw)
+        if sort in (QueueSort.OLDEST, QueueSort.NEWEST):
+            value = date.fromisoformat(value)
+        elif sort is QueueSort.SCORE:
+            value = float(value)
+        else:
+            value = int(value)
+        return value, int(item_id)
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise UserError("the page cursor is not valid; start from the first page") from None
+
+
+def _conditions(f: QueueFilter, today: date) -> list[ColumnElement[bool]]:
+    cond: list[ColumnElement[bool]] = [review_items.c.state == ReviewState.OPEN.value]
+    if f.reason:
+        cond.append(review_items.c.reason == f.reason.value)
+    if f.channel:
+        cond.append(payments.c.channel == f.channel)
+    if f.source:
+        cond.append(payments.c.source == f.source)
+    if f.day_from:
+        cond.append(payments.c.business_day >= f.day_from)
+    if f.day_to:
+        cond.append(payments.c.business_day <= f.day_to)
+    if f.amount_min is not None:
+        cond.append(payments.c.amount >= f.amount_min)
+    if f.amount_max is not None:
+        cond.append(payments.c.amount <= f.amount_max)
+    if f.age:
+        low, high = f.age.days
+        cond.append(payments.c.business_day <= today - timedelta(days=low))
+        if high is not None:
+            cond.append(payments.c.business_day >= today - timedelta(days=high))
+    if f.claimed_by is not None and _CLAIMED is not None:
+        cond.append(_CLAIMED.is_(None) if f.claimed_by == "" else f.claimed_by == _CLAIMED)
+    for term in fold_terms(f.q)[:8]:
+        escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        cond.append(review_items.c.search.like(f"%{escaped}%", escape="\\"))
+    return cond
+
+
+def _after(f: QueueFilter) -> ColumnElement[bool] | None:
+    if not f.after:
+        return None
+    column, ascending = _sort_key(f.sort)
+    value, item_id = decode_cursor(f.after, f.sort)
+    if ascending:
+        return or_(column > value, and_(column == value, review_items.c.id > item_id))
+    return or_(column < value, and_(column == value, review_items.c.id < item_id))
+
+
+def list_queue(engine: Engine, f: QueueFilter, today: date | None = None) -> QueuePage:
+    """One page of open items matching ``f``, and how many match in all."""
+    today = today or today_local()
+    limit = max(1, min(f.limit, MAX_PAGE))
+    column, ascending = _sort_key(f.sort)
+    cond = _conditions(f, today)
+    joined = review_items.join(payments, payments.c.id == review_items.c.payment_id)
+    query = (
+        select(
+            review_items.c.id,
+            review_items.c.payment_id,
+            review_items.c.state,
+            review_items.c.reason,
+            review_items.c.candidates,
+            review_items.c.created_at,
+            (_CLAIMED if _CLAIMED is not None else review_items.c.resolved_by).label("claimed"),
+            payments.c.business_day,
+            payments.c.channel,
+            payments.c.source,
+            payments.c.raw_file_id,
+            payments.c.amount,
+            payments.c.debtor_name,
+            payments.c.debtor_iban,
+            payments.c.remittance,
+            raw_files.c.filename,
+            accounts.c.payer_name.label("best_payer"),
+            column.label("sort_value"),
+        )
+        .select_from(
+            joined.outerjoin(raw_files, raw_files.c.id == payments.c.raw_file_id).outerjoin(
+                accounts, accounts.c.account_no == _BEST_ACCOUNT
+            )
+        )
+        .where(*cond)
+        .order_by(
+            column.asc() if ascending else column.desc(),
+            review_items.c.id.asc() if ascending else review_items.c.id.desc(),
+        )
+        .limit(limit + 1)
+    )
+    after = _after(f)
+    if after is not None:
+        query = query.where(after)
+    count = select(func.count()).select_from(joined).where(*cond)
+    with reading(engine) as conn:
+        rows = conn.execute(query).all()
+        total = conn.execute(count).scalar_one()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    out = [_row(r, today) for r in rows]
+    cursor = encode_cursor(rows[-1].sort_value, rows[-1].id) if more and rows else None
+    return QueuePage(rows=out, total=total, next_cursor=cursor, today=today)
+
+
+def _row(r: Any, today: date) -> QueueRow:
+    cands = r.candidates or []
+    best = None
+    if cands:
+        c = cands[0]
+        best = CandidateView(c["account_no"], float(c["score"]), c["reason"], r.best_payer)
+    return QueueRow(
+        item_id=r.id,
+        payment_id=r.payment_id,
+        state=r.state,
+        reason=r.reason,
+        reason_text=describe_reason(r.reason),
+        business_day=r.business_day,
+        age_days=(today - r.business_day).days,
+        channel=r.channel,
+        source=r.source,
+        file_name=r.filename,
+        raw_file_id=r.raw_file_id,
+        amount=r.amount,
+        debtor_name=r.debtor_name,
+        debtor_iban=r.debtor_iban,
+        remittance=r.remittance,
+        candidates=len(cands),
+        best=best,
+        claimed_by=r.claimed if _CLAIMED is not None else None,
+        created_at=r.created_at,
+    )
+
+
+def filter_choices(engine: Engine) -> dict[str, list[str]]:
+    """The channels and sources that have open items, for the filter drop-downs."""
+    joined = review_items.join(payments, payments.c.id == review_items.c.payment_id)
+    open_ = review_items.c.state == ReviewState.OPEN.value
+    with reading(engine) as conn:
+        channels = conn.execute(
+            select(payments.c.channel).select_from(joined).where(open_).distinct()
+        ).scalars()
+        sources = conn.execute(
+            select(payments.c.source).select_from(joined).where(open_).distinct()
+        ).scalars()
+        return {"channels": sorted(channels), "sources": sorted(sources)}

@@ -1,0 +1,151 @@
+"""A small city with a review queue, and people, inserted with Core for the workspace tests.
+
+Accounts A1..A4 with open invoices (A1 owes 380.00, A2 120.00), one statement file, and
+review items of several reasons with ranked candidates; the search column is filled as the
+ingest fills it. People: ``ana`` (accountant), ``sam`` (supervisor), ``vic`` (viewer), all
+with the password ``PASSWORD`` (already changed, so no one-time password page).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from functools import lru_cache
+
+from argon2 import PasswordHasher
+from litestar.testing import TestClient
+from sqlalchemy import Engine, insert
+
+from gateway.services.people import Role
+from reconciliation.fold import search_text
+from reconciliation.references import make_account_no
+from schemas import tables as t
+
+A1, A2, A3, A4, A5 = (make_account_no(n) for n in (1000001, 1000002, 1000003, 1000004, 1000005))
+PASSWORD = "correct horse battery"
+DAY = date(2026, 11, 20)
+
+ACCOUNTS = [
+    (A1, "Ion Popescu", "str. Ismail 86, ap. 12, sect. Centru", "open"),
+    (A2, "Юрий Соколов", "bd. Dacia 20/1, ap. 5, sect. Botanica", "open"),
+    (A3, "Maria Rusu", "str. Ismail 86, ap. 13, sect. Centru", "closed"),
+    (A4, "Ana Ciobanu", "str. Ismail 86, ap. 14, sect. Centru", "open"),
+    (A5, "Gheorghe Țurcanu", "str. Alba Iulia 5, ap. 40, sect. Buiucani", "open"),
+]
+# invoice, account, period, [(service, provider, bani)]
+INVOICES = [
+    ("AV1", A1, "2026-11", [("APARECE", "APACANAL", 10000), ("CANAL", "APACANAL", 5000),
+                            ("DESERV", "GESTACC", 3000)]),
+    ("TE1", A1, "2026-11", [("INCALZ", "TERMO", 20000)]),
+    ("AV2", A2, "2026-11", [("APARECE", "APACANAL", 8000), ("CANAL", "APACANAL", 4000)]),
+    ("AV5", A5, "2026-11", [("APARECE", "APACANAL", 5000)]),
+]  # fmt: skip
+# reason, amount, debtor, iban, remittance, day, candidates [(account, score, why)]
+ITEMS = [
+    ("CHECK_DIGIT_FAILED", 38000, "Ion Popescu", "MD24AG000225100013104168",
+     "cont personal 1000 0013 noiembrie", date(2026, 11, 19),
+     [(A1, 0.95, "digit 8 read as 3; payer name matches; amount equals the open total")]),
+    ("NAME_ONLY", 12000, "Iurii Socolov", "MD11MO2224ASV12345678900",
+     "Соколов Юрий, бд. Дачия 20/1 кв 5", date(2026, 11, 12),
+     [(A2, 0.55, "holder name and address resemble the payment")]),
+    ("ACCOUNT_CLOSED", 15000, "Maria Rusu", None, "c/p 1000003-6 apa", date(2026, 11, 20),
+     [(A3, 0.5, "named account, but it is closed"), (A4, 0.4, "same building")]),
+    ("NO_REFERENCE", 99900, None, None, "", date(2026, 11, 17), []),
+    ("MULTIPLE_ACCOUNTS", 50000, "Gheorghe Turcanu", "MD40EX0000000000000123456",
+     "plata 10000012 si 10000050", date(2026, 11, 20),
+     [(A1, 0.6, "one of several accounts in the text"),
+      (A5, 0.6, "one of several accounts in the text")]),
+]  # fmt: skip
+
+
+def insert_city(engine: Engine) -> dict[str, int]:
+    """The city and the queue; returns the review item ids by reason."""
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(insert(t.providers), [
+            {"code": c, "name": n, "iban": f"MD24AG000000022{i:09d}"}
+            for i, (c, n) in enumerate((("APACANAL", "Apă-Canal Chișinău"),
+                                        ("TERMO", "Termoelectrica"), ("GESTACC", "ACC")))
+        ])  # fmt: skip
+        conn.execute(insert(t.services), [
+            {"code": c, "name": n} for c, n in (("APARECE", "Apă rece"), ("CANAL", "Canalizare"),
+                                               ("DESERV", "Deservirea blocului"),
+                                               ("INCALZ", "Încălzire"))
+        ])  # fmt: skip
+        conn.execute(insert(t.managers), [{"id": 1, "code": "ACC-001", "name": "ACC Ismail"}])
+        conn.execute(insert(t.accounts), [
+            {"account_no": a, "manager_id": 1, "payer_name": n, "address": ad, "status": s}
+            for a, n, ad, s in ACCOUNTS
+        ])  # fmt: skip
+        imp = conn.execute(insert(t.register_imports), {
+            "periods": "2026-11", "sha256": "0" * 64, "imported_at": now, "invoices": 4,
+            "lines": 7,
+        }).inserted_primary_key[0]  # fmt: skip
+        ids = {
+            name: dict(conn.execute(tab.select().with_only_columns(tab.c[key], tab.c.id)).all())
+            for name, tab, key in (("acc", t.accounts, "account_no"), ("svc", t.services, "code"),
+                                   ("prov", t.providers, "code"))
+        }  # fmt: skip
+        for inv_no, acc, period, lines in INVOICES:
+            inv_id = conn.execute(insert(t.invoices), {
+                "invoice_no": inv_no, "version": 1, "account_id": ids["acc"][acc],
+                "period": period, "issued_on": date(2026, 11, 5), "due_on": date(2026, 11, 25),
+                "payment_ref": f"RF00{inv_no}", "status": "open", "import_id": imp,
+            }).inserted_primary_key[0]  # fmt: skip
+            conn.execute(insert(t.invoice_lines), [
+                {"invoice_id": inv_id, "service_id": ids["svc"][s],
+                 "provider_id": ids["prov"][p], "amount_due": bani}
+                for s, p, bani in lines
+            ])  # fmt: skip
+        raw = conn.execute(insert(t.raw_files), {
+            "sha256": "a" * 64, "source": "maib-statement", "filename": "camt053_20261120.xml",
+            "size": 10, "format": "camt053", "status": "applied", "received_at": now,
+        }).inserted_primary_key[0]  # fmt: skip
+        out: dict[str, int] = {}
+        for n, (reason, amount, debtor, iban, text, day, cands) in enumerate(ITEMS):
+            pid = conn.execute(insert(t.payments), {
+                "source": "maib-statement", "external_id": f"E{n}", "channel": "transfer",
+                "business_day": day, "booking_date": day, "amount": amount, "currency": "MDL",
+                "direction": "credit", "reversal": False, "remittance": text,
+                "debtor_name": debtor, "debtor_iban": iban, "status": "review",
+                "reason": reason, "raw_file_id": raw, "created_at": now,
+                "account_servicer_ref": f"REF{n}",
+            }).inserted_primary_key[0]  # fmt: skip
+            out[reason] = conn.execute(insert(t.review_items), {
+                "payment_id": pid, "reason": reason, "state": "open", "created_at": now,
+                "candidates": [{"account_no": a, "score": s, "reason": w} for a, s, w in cands],
+                "search": search_text(debtor, iban, text),
+            }).inserted_primary_key[0]  # fmt: skip
+    return out
+
+
+@lru_cache(maxsize=1)
+def _hash() -> str:
+    return PasswordHasher().hash(PASSWORD)  # argon2 is slow on purpose: once per test run
+
+
+def add_people(engine: Engine) -> None:
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(insert(t.users), [
+            {"username": name, "role": role.value, "display_name": name.title(),
+             "password_hash": _hash(), "created_at": now, "password_changed_at": now}
+            for name, role in (("ana", Role.ACCOUNTANT), ("sam", Role.SUPERVISOR),
+                               ("vic", Role.VIEWER), ("fay", Role.FINANCE))
+        ])  # fmt: skip
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="_csrf_token" value="([^"]+)"', html)
+    assert found, "the page has no CSRF field"
+    return found.group(1)
+
+
+def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> None:
+    form = client.get("/app/login")
+    response = client.post(
+        "/app/login",
+        data={"username": username, "password": password, "_csrf_token": csrf_of(form.text)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text[:500]

@@ -115,6 +115,7 @@ class QueueRow(msgspec.Struct, frozen=True):
     best: CandidateView | None
     claimed_by: str | None
     created_at: datetime
+    version: int  # for optimistic concurrency: the actions take it back
 
 
 class QueuePage(msgspec.Struct, frozen=True):
@@ -135,7 +136,6 @@ def describe_reason(code: str) -> str:
         return code
 
 
-_CLAIMED = getattr(review_items.c, "claimed_by", None)  # 10b's workflow column, once present
 _BEST_SCORE = func.coalesce(review_items.c.candidates[(0, "score")].as_float(), -1.0)
 _BEST_ACCOUNT = review_items.c.candidates[(0, "account_no")].as_string()
 
@@ -192,8 +192,9 @@ def _conditions(f: QueueFilter, today: date) -> list[ColumnElement[bool]]:
         cond.append(payments.c.business_day <= today - timedelta(days=low))
         if high is not None:
             cond.append(payments.c.business_day >= today - timedelta(days=high))
-    if f.claimed_by is not None and _CLAIMED is not None:
-        cond.append(_CLAIMED.is_(None) if f.claimed_by == "" else f.claimed_by == _CLAIMED)
+    if f.claimed_by is not None:
+        claimed = review_items.c.claimed_by
+        cond.append(claimed.is_(None) if f.claimed_by == "" else claimed == f.claimed_by)
     for term in fold_terms(f.q)[:8]:
         escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         cond.append(review_items.c.search.like(f"%{escaped}%", escape="\\"))
@@ -225,7 +226,8 @@ def list_queue(engine: Engine, f: QueueFilter, today: date | None = None) -> Que
             review_items.c.reason,
             review_items.c.candidates,
             review_items.c.created_at,
-            (_CLAIMED if _CLAIMED is not None else review_items.c.resolved_by).label("claimed"),
+            review_items.c.claimed_by,
+            review_items.c.version,
             payments.c.business_day,
             payments.c.channel,
             payments.c.source,
@@ -288,7 +290,8 @@ def _row(r: Any, today: date) -> QueueRow:
         remittance=r.remittance,
         candidates=len(cands),
         best=best,
-        claimed_by=r.claimed if _CLAIMED is not None else None,
+        claimed_by=r.claimed_by,
+        version=r.version,
         created_at=r.created_at,
     )
 

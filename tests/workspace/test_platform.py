@@ -91,6 +91,8 @@ def test_users_cli_prints_a_one_time_password_or_reads_stdin(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("GATEWAY_DATABASE_URL", settings.database_url)
+    # main() would point the loggers at pytest's captured stderr, closed after this test
+    monkeypatch.setattr("gateway.logging.configure_logging", lambda *a, **k: None)
     assert main(["users", "add", "ana", "--role", "accountant"]) == 0
     password = capsys.readouterr().out.strip().splitlines()[-1]
     monkeypatch.setattr("sys.stdin", io.StringIO("a long enough secret\n"))

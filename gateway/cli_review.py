@@ -69,6 +69,8 @@ def _act(args: argparse.Namespace, settings: Settings) -> int:
     actor = actor_for(engine, args.as_user)
     common = {"form_token": args.token or uuid.uuid4().hex}
     item_kw = dict(common, expected_version=args.version)
+    config = review.ReviewConfig.from_settings(settings)
+    money_kw = dict(item_kw, config=config)
     cmd = args.review_cmd
     if cmd == "assign":
         services = [
@@ -82,20 +84,20 @@ def _act(args: argparse.Namespace, settings: Settings) -> int:
             invoices=args.invoice,
             services=services,
             note=args.note,
-            **item_kw,
+            **money_kw,
         )
     elif cmd == "split":
         shares = [
             review.SharePart(acc, amt, svc)
             for acc, amt, svc in (_pair(s, "--share") for s in args.share)
         ]
-        res = review.split(engine, actor, args.item, shares, note=args.note, **item_kw)
+        res = review.split(engine, actor, args.item, shares, note=args.note, **money_kw)
     elif cmd == "return":
         res = review.return_to_payer(
-            engine, actor, args.item, iban=args.iban, name=args.name, reason=args.reason, **item_kw
+            engine, actor, args.item, iban=args.iban, name=args.name, reason=args.reason, **money_kw
         )
     elif cmd == "not-utility":
-        res = review.not_utility(engine, actor, args.item, reason=args.reason, **item_kw)
+        res = review.not_utility(engine, actor, args.item, reason=args.reason, **money_kw)
     elif cmd == "duplicate":
         res = review.mark_duplicate(
             engine,
@@ -106,10 +108,10 @@ def _act(args: argparse.Namespace, settings: Settings) -> int:
             iban=args.iban,
             name=args.name,
             reason=args.reason,
-            **item_kw,
+            **money_kw,
         )
     elif cmd == "undo":
-        res = review.undo(engine, actor, args.item, reason=args.reason, **item_kw)
+        res = review.undo(engine, actor, args.item, reason=args.reason, **money_kw)
     elif cmd == "claim":
         res = review.claim(engine, actor, args.item, take_over=args.take_over, **item_kw)
     elif cmd == "release":
@@ -119,7 +121,7 @@ def _act(args: argparse.Namespace, settings: Settings) -> int:
     elif cmd == "unmatch":
         res = review.unmatch(engine, actor, args.payment, reason=args.reason, **common)
     elif cmd == "approve":
-        res = review.approve(engine, actor, args.request, note=args.note, **common)
+        res = review.approve(engine, actor, args.request, note=args.note, config=config, **common)
     elif cmd == "reject":
         res = review.reject(engine, actor, args.request, note=args.note, **common)
     else:  # pragma: no cover - argparse only routes the commands above here

@@ -8,6 +8,7 @@ process.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -39,6 +40,11 @@ class Settings:
     session_max_hours: int = 12
     login_max_failures: int = 5
     login_lock_minutes: int = 15
+    # review workspace: a resolution above this many bani waits for a supervisor; consistent
+    # decisions before a payer's account is placed by itself (GATEWAY_FOUR_EYES_ABOVE in lei,
+    # GATEWAY_LEARN_AFTER)
+    four_eyes_above: int = 1_000_000
+    learn_after: int = 2
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -59,6 +65,7 @@ class Settings:
             session_idle_minutes=int(
                 env.get("GATEWAY_SESSION_IDLE_MINUTES", cls.session_idle_minutes)
             ),
+            **_review_settings(env),
         )
 
     def with_(self, **changes: object) -> Settings:
@@ -73,3 +80,14 @@ class Settings:
 def _list(text: str) -> tuple[str, ...]:
     """ "a, b" -> ("a", "b")."""
     return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
+def _review_settings(env: Mapping[str, str]) -> dict[str, int]:
+    from reconciliation.money import parse_amount
+
+    out: dict[str, int] = {}
+    if env.get("GATEWAY_FOUR_EYES_ABOVE"):
+        out["four_eyes_above"] = parse_amount(env["GATEWAY_FOUR_EYES_ABOVE"])
+    if env.get("GATEWAY_LEARN_AFTER"):
+        out["learn_after"] = max(1, int(env["GATEWAY_LEARN_AFTER"]))
+    return out

@@ -56,6 +56,7 @@ class Planned:
     rows: list[AllocationRow] = field(default_factory=list)
     candidates: tuple[Candidate, ...] = ()
     reverses_payment_id: int | None = None
+    learned_rule: int | None = None  # the learned rule that placed it (reconciliation.learning)
 
 
 def day_of(record: PaymentRecord, fallback: date) -> date:

@@ -181,6 +181,7 @@ def _apply(
             actor="ingest",
             collectors=collectors_of(config),
             today=today,
+            learn_after=settings.learn_after,
         )
         # an intraday report may hold no money at all, yet its statement is worth keeping
         if not counts.get("records") and not reading.statements:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
+from reconciliation.learning import DEFAULT_LEARN_AFTER
 from reconciliation.model import PaymentRecord
 from reconciliation.plan import (
     Planned,
@@ -25,6 +26,7 @@ from reconciliation.plan import (
 )
 from reconciliation.service.book import AccountBook
 from reconciliation.service.credits import plan_credits
+from reconciliation.service.learned import load_rules
 from reconciliation.service.load import IN_CHUNK
 from reconciliation.service.settle import settle_pending
 from reconciliation.service.write import persist
@@ -54,6 +56,7 @@ def apply_records(
     actor: str,
     collectors: Sequence[Collector] = (),
     today: date | None = None,
+    learn_after: int = DEFAULT_LEARN_AFTER,
 ) -> dict[str, int]:
     """Persist, match and allocate a parsed file's records inside the caller's transaction.
 
@@ -64,7 +67,9 @@ def apply_records(
     rounds paid (same transaction). Lump sums, debits and reversals go last, so a reversal
     finds its original from the same file. Returns counts by outcome, ``records`` included.
     An exception from ``records`` (a bad file found late) propagates, and the caller's
-    rollback leaves nothing of the file.
+    rollback leaves nothing of the file. Payments that the matcher would send to review
+    are placed by a learned rule (at least ``learn_after`` consistent decisions) where one
+    holds (``reconciliation.learning``).
     """
     day = today or business_today()
     counts: dict[str, int] = defaultdict(int)
@@ -75,6 +80,7 @@ def apply_records(
     book: AccountBook | None = None
     it = iter(records)
     seen: dict[str, int] = {}
+    rules = load_rules(conn, learn_after=learn_after)  # once per ingest, for every round
     while chunk := [repeat_identity(reversal_identity(r), seen) for r in islice(it, ROUND_SIZE)]:
         counts["records"] += len(chunk)
         fresh = _drop_known(conn, source, chunk)
@@ -86,7 +92,7 @@ def apply_records(
         lump_sums += lumps
         if credits:
             book = book or AccountBook(conn)
-            plans = plan_credits(conn, credits, day, source, book)
+            plans = plan_credits(conn, credits, day, source, book, rules)
             persist(
                 conn,
                 plans,

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import Connection, select
 
+from reconciliation.learning import LEARNED_REASON, LearnedRules, apply_rules
 from reconciliation.match import CityIndex, DuplicateFlag, SeenPayment, flag_duplicates, match_batch
 from reconciliation.model import Decision, PaymentRecord
 from reconciliation.plan import (
@@ -69,6 +70,7 @@ def plan_credits(
     fallback: date,
     source: str,
     book: AccountBook | None,
+    rules: LearnedRules | None = None,
 ) -> list[Planned]:
     if not records:
         return []
@@ -77,8 +79,33 @@ def plan_credits(
     missing = extend_index(conn, index, decisions)
     if missing:
         decisions = [rematch(r, d, index, missing) for r, d in zip(records, decisions, strict=True)]
+    learned: list[int | None] = []
+    if rules:
+        decisions, learned = apply_rules(records, decisions, rules, index)
+        _load_learned_lines(conn, index, decisions, learned)
     flags = duplicates(conn, records, decisions, source, fallback)
-    return plan_decisions(records, decisions, index, flags=flags, source=source, fallback=fallback)
+    plans = plan_decisions(records, decisions, index, flags=flags, source=source, fallback=fallback)
+    for plan, rule_id in zip(plans, learned, strict=False):
+        if rule_id is not None and plan.status == "allocated":
+            plan.learned_rule, plan.reason = rule_id, LEARNED_REASON
+    return plans
+
+
+def _load_learned_lines(
+    conn: Connection, index: CityIndex, decisions: Sequence[Decision], learned: list[int | None]
+) -> None:
+    """Open lines of the accounts learned rules placed money on, where not loaded yet."""
+    wanted = {
+        a
+        for d, rule_id in zip(decisions, learned, strict=True)
+        if rule_id is not None
+        for a in d.accounts
+        if a not in index.lines_by_account
+    }
+    if wanted:
+        loaded = load_open_lines(conn, wanted)
+        for a in wanted:
+            index.set_lines(a, loaded.get(a, []))
 
 
 def duplicates(

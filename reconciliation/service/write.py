@@ -15,6 +15,7 @@ from sqlalchemy import Connection, insert, select, update
 from reconciliation.fold import search_text
 from reconciliation.model import AllocationRow
 from reconciliation.plan import Planned, allocation_kind, candidates_json
+from reconciliation.service.learned import record_placements
 from reconciliation.service.load import RefIds, load_accounts
 from schemas.bulk import bulk_insert, db_value, reserve_ids
 from schemas.tables import allocations, business_days, payments, review_items
@@ -182,6 +183,7 @@ def persist(
         created_by=actor,
     )
     _apply_reversals(conn, plans, actor)
+    record_placements(conn, list(zip(ids, plans, strict=True)))
     reviews = [(pid, p) for pid, p in zip(ids, plans, strict=True) if p.status == "review"]
     review_ids = reserve_ids(conn, review_items, len(reviews))
     bulk_insert(

@@ -18,6 +18,8 @@ from tests.integration.reviewkit import IBAN, add_review_payment
 def cli(sqlite_engine, monkeypatch, capsys):
     load_tiny_city(sqlite_engine)
     monkeypatch.setenv("GATEWAY_DATABASE_URL", str(sqlite_engine.url))
+    # in-process: main() must not point the process's logging at capsys's stream
+    monkeypatch.setattr("gateway.logging.configure_logging", lambda *a, **k: None)
     with sqlite_engine.begin() as conn:
         conn.execute(
             insert(t.users),

@@ -12,8 +12,8 @@ from datetime import datetime
 import msgspec
 
 from gateway.errors import Conflict
+from gateway.settings import Settings
 from reconciliation.allocate import DEFAULT_POLICY, AllocationPolicy
-from reconciliation.money import parse_amount
 from reconciliation.resolve import FOUR_EYES_ABOVE
 
 
@@ -27,14 +27,8 @@ class ReviewConfig:
     policy: AllocationPolicy = DEFAULT_POLICY
 
     @classmethod
-    def from_env(cls, env: dict[str, str]) -> ReviewConfig:
-        """``GATEWAY_FOUR_EYES_ABOVE`` (lei, "10000.00") and ``GATEWAY_LEARN_AFTER``."""
-        above = env.get("GATEWAY_FOUR_EYES_ABOVE")
-        learn = env.get("GATEWAY_LEARN_AFTER")
-        return cls(
-            four_eyes_above=parse_amount(above) if above else FOUR_EYES_ABOVE,
-            learn_after=max(1, int(learn)) if learn else 2,
-        )
+    def from_settings(cls, settings: Settings) -> ReviewConfig:
+        return cls(four_eyes_above=settings.four_eyes_above, learn_after=settings.learn_after)
 
 
 DEFAULT_CONFIG = ReviewConfig()

@@ -144,7 +144,15 @@ def _ingest(
         return _quarantine(engine, raw_id, filename, sha, None, str(exc))
     try:
         with gc_paused():
-            counts = _apply(engine, config, reading, raw_id, source or parser.name, parser.name)
+            counts = _apply(
+                engine,
+                config,
+                reading,
+                raw_id,
+                source or parser.name,
+                parser.name,
+                learn_after=settings.learn_after,
+            )
     except _NoRecords as exc:
         return _quarantine(engine, raw_id, filename, sha, parser.name, str(exc))
     except FormatError as exc:  # found by a worker still reading the file: all rolled back
@@ -170,6 +178,8 @@ def _apply(
     raw_id: int,
     source: str,
     fmt: str,
+    *,
+    learn_after: int,
 ) -> dict[str, int]:
     today = business_today()
     with bulk_transaction(engine, INGEST_CACHE_MB) as conn:
@@ -181,7 +191,7 @@ def _apply(
             actor="ingest",
             collectors=collectors_of(config),
             today=today,
-            learn_after=settings.learn_after,
+            learn_after=learn_after,
         )
         # an intraday report may hold no money at all, yet its statement is worth keeping
         if not counts.get("records") and not reading.statements:

@@ -28,7 +28,15 @@ class ReviewConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ReviewConfig:
-        return cls(four_eyes_above=settings.four_eyes_above, learn_after=settings.learn_after)
+        """The amounts from the environment, the policy from the gateway's TOML
+        ([allocation]); build it once per process (it reads the file)."""
+        from connectors.config import load_file
+
+        return cls(
+            four_eyes_above=settings.four_eyes_above,
+            learn_after=settings.learn_after,
+            policy=load_file(settings).allocation,
+        )
 
 
 DEFAULT_CONFIG = ReviewConfig()

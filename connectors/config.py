@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.cron import cron_trigger
+from connectors.formats import FORMATS
 from gateway.errors import UserError
 from gateway.settings import Settings
 from reconciliation.allocate import DEFAULT_POLICY, AllocationPolicy
@@ -217,8 +218,11 @@ def _type_name(types: tuple[type, ...]) -> str:
 
 
 def _check_values(label: str, c: ConnectorConfig) -> None:
-    if not FORMAT_RE.fullmatch(c.format):
-        raise UserError(f"{label}: field format: 'auto' or a format name (got {c.format!r})")
+    if not FORMAT_RE.fullmatch(c.format) or c.format not in ("auto", *FORMATS):
+        known = ", ".join(sorted(FORMATS))
+        raise UserError(
+            f"{label}: field format: 'auto' or a format name: {known} (got {c.format!r})"
+        )
     if not 1 <= c.port <= 65535:
         raise UserError(f"{label}: field port: must be 1-65535 (got {c.port})")
     if not 1 <= c.attempts <= 20:

@@ -19,6 +19,8 @@ from gateway.errors import UserError
 from gateway.settings import Settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
+#: commands that run until stopped: they log at GATEWAY_LOG_LEVEL (INFO) wherever they run
+LONG_RUNNING = ("serve", "scheduler", "demo")
 
 
 def _engine(settings: Settings):  # type: ignore[no-untyped-def]
@@ -144,7 +146,9 @@ def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.services.ingest import ingest_path
 
-    result = ingest_path(_engine(settings), settings, Path(args.file), source=args.source)
+    result = ingest_path(
+        _engine(settings), settings, Path(args.file), source=args.source, fmt=args.format
+    )
     print(result.describe())
     return result.exit_code
 
@@ -362,6 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     ing = sub.add_parser("ingest", help="store, parse, match and allocate one file")
     ing.add_argument("file")
     ing.add_argument("--source", default=None, help="connector name (default: the format)")
+    ing.add_argument(
+        "--format", default="auto", help="auto (detect) or a format name, as for `gateway parse`"
+    )
     ing.set_defaults(func=cmd_ingest)
 
     pu = sub.add_parser("pull", help="run connectors now")
@@ -438,9 +445,11 @@ def _tty() -> bool:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings.from_env()
-    if "GATEWAY_LOG_LEVEL" not in os.environ and args.command not in ("serve", "scheduler", "demo"):
-        # one-shot commands print their own summary; info lines would only repeat it
-        settings = settings.with_(log_level="WARNING")
+    if "GATEWAY_LOG_LEVEL" not in os.environ and args.command not in LONG_RUNNING:
+        # One-shot commands print their own summary and errors. On a terminal that is all the
+        # user reads (a log line would only repeat it); elsewhere warnings stay, as JSON lines.
+        quiet = _tty() and not os.environ.get("GATEWAY_DEBUG")
+        settings = settings.with_(log_level="CRITICAL" if quiet else "WARNING")
     from gateway.logging import configure_logging
 
     configure_logging(settings.log_level, settings.log_json)
@@ -459,11 +468,29 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("GATEWAY_DEBUG"):
             raise
+        problem = _database_problem(exc, settings)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
         print(
             f"error: internal error ({type(exc).__name__}); rerun with GATEWAY_DEBUG=1",
             file=sys.stderr,
         )
         return 1
+
+
+def _database_problem(exc: Exception, settings: Settings) -> str | None:
+    """For a database error: the schema or connection problem behind it, if that is it."""
+    from sqlalchemy.exc import DBAPIError
+
+    if not isinstance(exc, DBAPIError):
+        return None
+    from gateway.migrate import schema_problem
+
+    try:
+        return schema_problem(settings.database_url)
+    except Exception:  # the diagnosis must not hide the original one-line error
+        return None
 
 
 if __name__ == "__main__":

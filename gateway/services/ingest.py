@@ -23,11 +23,12 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from connectors.config import GatewayConfig, load_file
-from connectors.formats import FormatError, detect_format, get_format
+from connectors.formats import FORMATS, Format, FormatError, detect_format, get_format
 from connectors.formats.base import DEFAULT_OPTIONS, FileReading, ReadOptions
 from connectors.parse_worker import WORKER_MIN_BYTES, read_in_worker
 from gateway.collectors import collectors_of
 from gateway.db import bulk_transaction
+from gateway.errors import UserError
 from gateway.gcpause import gc_paused
 from gateway.logging import get_logger
 from gateway.services import rawstore
@@ -123,6 +124,7 @@ def _ingest(
     # stored: a 100,000-entry statement should not hold its 60 MB of XML while it is applied
     # (it is parsed by a worker that reads the stored file; see connectors.parse_worker).
     config = load_file(settings)  # a broken config file refuses the ingest before anything
+    named = named_format(fmt)  # so does an unknown format name: the file is not at fault
     data = box.pop()
     sha, path = rawstore.store(settings.raw_dir, data, filename)
     known = _known(engine, sha)
@@ -132,7 +134,7 @@ def _ingest(
     if raw_id is None:  # another process registered the same bytes a moment ago
         return IngestResult(filename, sha, "duplicate", None)
     try:
-        parser = detect_format(data) if fmt in ("auto", "", None) else get_format(fmt)
+        parser = named or detect_format(data)
         if len(data) >= WORKER_MIN_BYTES:  # a worker reads the stored file: let go of ours
             del data
             reading = read_in_worker(path, parser.name, options)
@@ -165,6 +167,17 @@ def _ingest(
     n = counts.pop("records", 0)
     log.info("ingested", file_sha=sha[:12], format=parser.name, records=n, **counts)
     return IngestResult(filename, sha, "applied", parser.name, None, n, counts)
+
+
+def named_format(fmt: str | None) -> Format | None:
+    """The format called ``fmt``; None for "auto"; ``UserError`` naming the known ones."""
+    if fmt in (None, "", "auto"):
+        return None
+    try:
+        return get_format(fmt)
+    except FormatError:
+        known = ", ".join(sorted(FORMATS))
+        raise UserError(f"unknown format {fmt!r} (known: auto, {known})") from None
 
 
 class _NoRecords(FormatError):

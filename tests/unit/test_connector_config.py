@@ -72,6 +72,7 @@ def test_minimal_sftp_connector() -> None:
         ({"schedule": "0 7 * * 8"}, "field schedule: not a valid crontab: not a weekday: '8'"),
         ({"schedule": "61 * * * *"}, "field schedule: not a valid crontab"),
         ({"format": "CAMT 053"}, "connector bank: field format: 'auto' or a format name"),
+        ({"format": "camt099"}, "connector bank: field format: 'auto' or a format name: camt052"),
         ({"attempts": 0}, "connector bank: field attempts: must be 1-20"),
         ({"backoff": -1}, "connector bank: field backoff"),
         ({"knwon_hosts": "x"}, "connector bank: unknown field(s): knwon_hosts"),

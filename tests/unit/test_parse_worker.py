@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from connectors import parse_worker
 from connectors.formats import FormatError, get_format
 from connectors.parse_worker import WorkerFailed, parse_in_worker
 from fixtures.writers.camt import write_camt053
@@ -63,11 +68,35 @@ def test_a_worker_that_cannot_read_its_file_is_a_worker_failure(tmp_path: Path) 
         list(parse_in_worker(tmp_path / "missing.xml", "camt053"))
 
 
-def test_abandoning_the_iterator_stops_the_worker(tmp_path: Path) -> None:
-    sample = sorted((SAMPLES / "camt053").glob("*.xml"))[0]
-    records = parse_in_worker(sample, "camt053")
-    next(records)
-    records.close()  # runs the cleanup: the worker is killed or has exited, never left behind
+def test_abandoning_the_iterator_stops_the_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closed after the first record of a 20,000-entry file: the worker is killed mid-file
+    and reaped (no process left behind), and its pipes are closed."""
+    day = date(2026, 11, 20)
+    entries = [WriterEntry(100 + i, day, acct_svcr_ref=f"R{i:05d}") for i in range(20_000)]
+    path = tmp_path / "big.xml"
+    path.write_bytes(
+        write_camt053(entries, StatementMeta(iban="MD24AG000225100013104168", statement_id="S1"))
+    )
+    started: list[subprocess.Popen[bytes]] = []
+
+    class Recorded(subprocess.Popen[bytes]):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(parse_worker.subprocess, "Popen", Recorded)
+    records = parse_in_worker(path, "camt053", batch=10)
+    assert next(records).external_id == "R00000"
+    (worker,) = started
+    assert worker.poll() is None, "the worker should still be parsing when abandoned"
+    records.close()
+    assert worker.returncode == -signal.SIGKILL  # stopped, not left to finish the file
+    with pytest.raises(ProcessLookupError):
+        os.kill(worker.pid, 0)  # reaped: no zombie
+    assert worker.stdout is not None and worker.stdout.closed
+    assert worker.stderr is not None and worker.stderr.closed
 
 
 def test_a_worker_that_crashes_says_why_without_a_traceback(tmp_path: Path) -> None:

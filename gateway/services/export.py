@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, select
 from gateway.db import reading
 from gateway.errors import UserError
 from gateway.services.frozen import frozen_export
-from gateway.services.report_export import write_xlsx
+from gateway.services.xlsx import Sheet, write_xlsx
 from reconciliation.money import format_amount
 from schemas.tables import (
     accounts,
@@ -90,7 +90,7 @@ def write_xlsx_rows(kind: ExportKind, day: date, rows: Iterable[list], out: Path
     header = PAYMENT_COLUMNS if kind is ExportKind.PAYMENTS else ALLOCATION_COLUMNS
     counted = _Counter(rows)
     amounts = [c == "amount" for c in header]
-    out.write_bytes(write_xlsx(day, [(kind.value, list(header), amounts, counted, None)]))
+    out.write_bytes(write_xlsx(day, [Sheet(kind.value, header, amounts, counted)]))
     return counted.n
 
 

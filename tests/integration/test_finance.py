@@ -5,11 +5,13 @@ statement break, a missing lump sum and an unresolved item is refused, naming ea
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import openpyxl
 import pytest
 from lxml import etree
 from sqlalchemy import func, insert, select, update
@@ -69,6 +71,10 @@ def test_the_generated_day_balances_closes_and_stays_frozen(engine, settings, ci
     at_close = _exports(engine, tmp_path, "closed")
     assert at_close == before
     assert json.loads(at_close["json"])["closable"] is True
+    book = openpyxl.load_workbook(io.BytesIO(at_close["xlsx"]))
+    assert book.sheetnames == [s.name for s in report.sections]
+    eq = book["equation"]
+    assert eq.freeze_panes == "A2" and eq["B2"].number_format == "#,##0.00"
 
     # later: a late API payment, a late statement, a review item resolved
     agent = load_agent(engine, add_agent(engine, "late-bank").key_id)

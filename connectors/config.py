@@ -3,9 +3,11 @@
 The file holds ``[[connector]]`` tables (what to pull, from where, when), ``[[collector]]``
 tables (whose lump sums settle registries: ``reconciliation.settlement.Collector``) and an
 optional ``[allocation]`` table (provider priority groups:
-``reconciliation.allocate.AllocationPolicy``). ``read_config`` parses all of it into a frozen
-``GatewayConfig``; ``gateway pull``, the scheduler, the ingest and the API all read the file
-through it, so a file one of them accepts is accepted by all.
+``reconciliation.allocate.AllocationPolicy``) and an optional ``[plausibility]`` table (what an
+ingest places without asking a person: ``reconciliation.screen.Plausibility``).
+``read_config`` parses all of it into a frozen ``GatewayConfig``; ``gateway pull``, the
+scheduler, the ingest and the API all read the file through it, so a file one of them
+accepts is accepted by all.
 
 Why so strict: a typo in a connector file (``knwon_hosts``, ``kind = "stfp"``) must stop the
 operator at ``gateway pull`` with the connector and the field named, not surface at 03:00 as
@@ -30,6 +32,8 @@ from connectors.formats import FORMATS
 from gateway.errors import UserError
 from gateway.settings import Settings
 from reconciliation.allocate import DEFAULT_POLICY, AllocationPolicy
+from reconciliation.money import MoneyError, parse_amount
+from reconciliation.screen import DEFAULT_PLAUSIBILITY, Plausibility
 from reconciliation.settlement import Collector, fold
 
 KINDS = ("sftp", "http", "folder")
@@ -93,9 +97,11 @@ class GatewayConfig:
     connectors: tuple[ConnectorConfig, ...] = ()
     collectors: tuple[Collector, ...] | None = None
     allocation: AllocationPolicy = DEFAULT_POLICY
+    plausibility: Plausibility = DEFAULT_PLAUSIBILITY
 
 
-TOP_LEVEL = ("connector", "collector", "allocation")
+TOP_LEVEL = ("connector", "collector", "allocation", "plausibility")
+PLAUSIBILITY_FIELDS = ("past_days", "future_days", "max_advance_credit")
 
 
 def load_file(settings: Settings) -> GatewayConfig:
@@ -145,6 +151,7 @@ def parse_config(raw: dict[str, Any], *, base_dir: Path, where: str = "config") 
         connectors=connectors,
         collectors=collectors or None,
         allocation=_allocation(raw.get("allocation", {}), where),
+        plausibility=_plausibility(raw.get("plausibility", {}), where),
     )
 
 
@@ -339,6 +346,30 @@ def _allocation(table: Any, where: str) -> AllocationPolicy:
     return AllocationPolicy(
         provider_priority=tuple(tuple(p.strip() for p in g) for g in groups),
         priority_within_period=within,
+    )
+
+
+def _plausibility(table: Any, where: str) -> Plausibility:
+    """``[plausibility]``: past_days, future_days (the booking dates placed without review)
+    and max_advance_credit ("100000.00": the most advance credit one payment may leave)."""
+    label = f"{where}: [plausibility]"
+    if not isinstance(table, dict):
+        raise UserError(f"{label}: must be a table")
+    unknown = set(table) - set(PLAUSIBILITY_FIELDS)
+    if unknown:
+        raise UserError(f"{label}: unknown field(s): {', '.join(sorted(unknown))}")
+    default = Plausibility()
+    credit = table.get("max_advance_credit")
+    try:
+        ceiling = default.max_advance_bani if credit is None else parse_amount(str(credit))
+    except MoneyError:
+        raise UserError(
+            f'{label}: field max_advance_credit: an amount such as "100000.00"'
+        ) from None
+    return Plausibility(
+        past_days=_int(label, table, "past_days", default.past_days, 1, 36_500),
+        future_days=_int(label, table, "future_days", default.future_days, 0, 3_650),
+        max_advance_bani=ceiling,
     )
 
 

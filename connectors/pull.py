@@ -112,7 +112,8 @@ def _pull_files(
             finally:
                 Path(fetched.local_path).unlink(missing_ok=True)  # the raw store has the bytes
             results.append(result)
-            if result.status != "failed":  # a failed apply leaves the remote file for a retry
+            # a failed apply, or one another process is running, leaves the remote file
+            if result.status not in ("failed", "in_progress"):
                 src.finish(fetched)  # even when quarantined: the gateway keeps it with the reason
     if failures:
         raise PullFailed("; ".join(failures), results)

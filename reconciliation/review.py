@@ -79,6 +79,20 @@ class ReasonCode(StrEnum):
     )
     REVERSAL_UNMATCHED = "REVERSAL_UNMATCHED", "A reversal whose original payment was not found."
     NOT_A_PAYMENT = "NOT_A_PAYMENT", "A debit, a non-MDL amount or a non-positive amount."
+    FIELD_TOO_LONG = (
+        "FIELD_TOO_LONG",
+        "A reference, name or text was longer than can be stored; it was cut (the raw file "
+        "keeps it whole).",
+    )
+    IMPLAUSIBLE_DATE = (
+        "IMPLAUSIBLE_DATE",
+        "The booking or value date is outside the plausible window; counted on the day of "
+        "the ingest.",
+    )
+    IMPLAUSIBLE_CREDIT = (
+        "IMPLAUSIBLE_CREDIT",
+        "The payment would leave more advance credit on the account than is plausible.",
+    )
     UNMATCHED = (
         "UNMATCHED",
         "An automatic placement an accountant took back (the matcher was wrong).",

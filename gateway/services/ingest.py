@@ -11,6 +11,15 @@ The order is what makes it safe:
    which also flips the file to ``applied``; a failure rolls all of it back.
 The same bytes again are a no-op that says so; payments already known by (source,
 external_id), e.g. from an overlapping re-sent statement, are skipped one by one.
+
+Two ingests of the same bytes at once (two processes, two schedulers): the apply
+transaction first locks the file's row (PostgreSQL ``FOR UPDATE NOWAIT``; SQLite's write lock
+serializes anyway) and re-reads its status, so one applies it and the other answers
+``in_progress`` ("already being ingested") or ``duplicate``. An error while applying is
+retried on the next run only when it is the database's passing trouble (a lock, a lost
+connection, a full disk: ``OperationalError``); any other is the file's or the code's and
+quarantines it with the reason (``gateway quarantine retry`` after a fix), never "retry
+forever".
 """
 
 from __future__ import annotations
@@ -19,8 +28,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from connectors.config import GatewayConfig, load_file
 from connectors.formats import FORMATS, Format, FormatError, detect_format, get_format
@@ -47,7 +56,7 @@ INGEST_CACHE_MB = 16
 class IngestResult:
     filename: str
     sha256: str
-    status: str  # "applied" | "duplicate" | "quarantined" | "failed" (retried next run)
+    status: str  # applied | duplicate | in_progress | quarantined | failed (retried next run)
     format: str | None = None
     reason: str | None = None
     records: int = 0
@@ -55,11 +64,15 @@ class IngestResult:
 
     @property
     def exit_code(self) -> int:
-        return {"applied": 0, "duplicate": 0, "quarantined": 4}.get(self.status, 5)
+        return {"applied": 0, "duplicate": 0, "in_progress": 0, "quarantined": 4}.get(
+            self.status, 5
+        )
 
     def describe(self) -> str:
         if self.status == "duplicate":
             return f"{self.filename}: already ingested (sha256 {self.sha256[:12]}), nothing to do"
+        if self.status == "in_progress":
+            return f"{self.filename}: already being ingested by another process, nothing to do"
         if self.status == "quarantined":
             return f"{self.filename}: quarantined, nothing applied: {self.reason}"
         if self.status == "failed":
@@ -132,7 +145,7 @@ def _ingest(
         return IngestResult(filename, sha, "duplicate", known.format, records=known.records or 0)
     raw_id = known.id if known is not None else _register(engine, sha, data, filename, source)
     if raw_id is None:  # another process registered the same bytes a moment ago
-        return IngestResult(filename, sha, "duplicate", None)
+        return IngestResult(filename, sha, "in_progress", None)
     try:
         parser = named or detect_format(data)
         if len(data) >= WORKER_MIN_BYTES:  # a worker reads the stored file: let go of ours
@@ -157,11 +170,16 @@ def _ingest(
             )
     except _NoRecords as exc:
         return _quarantine(engine, raw_id, filename, sha, parser.name, str(exc))
+    except _Taken as exc:
+        return IngestResult(filename, sha, exc.status, parser.name)
     except FormatError as exc:  # found by a worker still reading the file: all rolled back
         return _quarantine(engine, raw_id, filename, sha, None, str(exc))
     except Exception as exc:
         log.error("ingest failed", file_sha=sha[:12], exc_info=exc)
-        reason = f"internal error while applying ({type(exc).__name__}); nothing applied"
+        if not _passing(exc):
+            reason = f"cannot be applied ({_error_name(exc)}); nothing applied, kept for inspection"
+            return _quarantine(engine, raw_id, filename, sha, parser.name, reason)
+        reason = f"database error while applying ({_error_name(exc)}); nothing applied"
         _mark(engine, raw_id, status="received", reason=reason, fmt=parser.name)
         return IngestResult(filename, sha, "failed", parser.name, reason)
     n = counts.pop("records", 0)
@@ -184,6 +202,43 @@ class _NoRecords(FormatError):
     """A well-formed file with nothing to apply: quarantined, since no sender means that."""
 
 
+class _Taken(Exception):
+    """Another ingest holds the file (``in_progress``) or has applied it (``duplicate``)."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def _claim(conn: Connection, raw_id: int) -> None:
+    """Lock the file's row for this transaction; ``_Taken`` when another ingest has it."""
+    q = select(raw_files.c.status).where(raw_files.c.id == raw_id)
+    if conn.dialect.name == "postgresql":
+        q = q.with_for_update(nowait=True)
+    try:
+        status = conn.execute(q).scalar_one()
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
+            raise _Taken("in_progress") from None
+        raise
+    if status == "applied":
+        raise _Taken("duplicate")
+
+
+def _passing(exc: BaseException) -> bool:
+    """The database's passing trouble (locked, deadlock, disconnected, disk full): worth a
+    retry. SQLAlchemy's wrapper or the driver's own error (the bulk writes speak DBAPI):
+    either way an ``OperationalError`` or ``InterfaceError`` somewhere in its classes."""
+    inner = getattr(exc, "orig", None) or exc
+    passing = ("OperationalError", "InterfaceError", "DisconnectionError")
+    return any(c.__name__ in passing for c in (*type(exc).__mro__, *type(inner).__mro__))
+
+
+def _error_name(exc: BaseException) -> str:
+    inner = getattr(exc, "orig", None) or exc
+    return type(inner).__name__
+
+
 def _apply(
     engine: Engine,
     config: GatewayConfig,
@@ -196,6 +251,7 @@ def _apply(
 ) -> dict[str, int]:
     today = business_today()
     with bulk_transaction(engine, INGEST_CACHE_MB) as conn:
+        _claim(conn, raw_id)
         counts = apply_records(
             conn,
             reading.records,
@@ -205,6 +261,7 @@ def _apply(
             collectors=collectors_of(config),
             today=today,
             learn_after=learn_after,
+            plausibility=config.plausibility,
         )
         # an intraday report may hold no money at all, yet its statement is worth keeping
         if not counts.get("records") and not reading.statements:

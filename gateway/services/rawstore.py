@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import uuid
 from pathlib import Path
 
 from gateway.errors import UserError
@@ -37,7 +38,8 @@ def store(raw_dir: Path, data: bytes, name: str = "") -> tuple[str, Path]:
     path = raw_path(raw_dir, sha)
     if path.exists() and path.stat().st_size == len(data):
         return sha, path
-    tmp = path.with_name(f".{sha}.{os.getpid()}.tmp")
+    # unique per call: two threads of one process storing the same bytes must not share it
+    tmp = path.with_name(f".{sha}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as fh:

@@ -7,8 +7,9 @@ everything it writes lands in the caller's transaction.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
+from functools import cache
 from itertools import islice
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,8 @@ from reconciliation.plan import (
     reversal_identity,
     split_lump_sums,
 )
+from reconciliation.review import ReasonCode
+from reconciliation.screen import Plausibility, implausible_credit, screen
 from reconciliation.service.book import AccountBook
 from reconciliation.service.credits import plan_credits
 from reconciliation.service.learned import load_rules
@@ -57,6 +60,7 @@ def apply_records(
     collectors: Sequence[Collector] = (),
     today: date | None = None,
     learn_after: int = DEFAULT_LEARN_AFTER,
+    plausibility: Plausibility | None = None,
 ) -> dict[str, int]:
     """Persist, match and allocate a parsed file's records inside the caller's transaction.
 
@@ -70,8 +74,13 @@ def apply_records(
     rollback leaves nothing of the file. Payments that the matcher would send to review
     are placed by a learned rule (at least ``learn_after`` consistent decisions) where one
     holds (``reconciliation.learning``).
+    Every record is screened first
+    (``reconciliation.screen``): what cannot be stored as is, or is implausible, goes to
+    review with its reason instead of failing the file.
     """
     day = today or business_today()
+    sane = plausibility or Plausibility()
+    window, limits = sane.window(day), column_limits()
     counts: dict[str, int] = defaultdict(int)
     # after all credits: collectors' lump sums, debits, then reversals
     lump_sums: list[PaymentRecord] = []
@@ -83,16 +92,28 @@ def apply_records(
     rules = load_rules(conn, learn_after=learn_after)  # once per ingest, for every round
     while chunk := [repeat_identity(reversal_identity(r), seen) for r in islice(it, ROUND_SIZE)]:
         counts["records"] += len(chunk)
-        fresh = _drop_known(conn, source, chunk)
+        # screened before the known ids are dropped: an over-long id is stored as its hash
+        screened = [screen(r, limits, window) for r in chunk]
+        held = {s.record.external_id: s.reason for s in screened if s.reason}
+        fresh = _drop_known(conn, source, [s.record for s in screened])
         counts["skipped_known"] += len(chunk) - len(fresh)
+        flagged = [
+            plan_other(r, day, "review", held[r.external_id])
+            for r in fresh
+            if r.external_id in held
+        ]
+        fresh = [r for r in fresh if r.external_id not in held]
         reversals += [r for r in fresh if r.reversal]
         debits += [r for r in fresh if r.direction == "debit" and not r.reversal]
         credits = [r for r in fresh if r.direction == "credit" and not r.reversal]
         lumps, credits = split_lump_sums(credits, collectors)
         lump_sums += lumps
+        plans = flagged
         if credits:
             book = book or AccountBook(conn)
-            plans = plan_credits(conn, credits, day, source, book, rules)
+            plans += _hold_implausible(plan_credits(conn, credits, day, source, book, rules), sane)
+        if plans:
+            book = book or AccountBook(conn)
             persist(
                 conn,
                 plans,
@@ -109,6 +130,28 @@ def apply_records(
     persist(conn, planned, source=source, raw_file_id=raw_file_id, actor=actor, counts=counts)
     counts["settlement_lines"] = settle_pending(conn, collectors, today=day)
     return dict(counts)
+
+
+@cache
+def column_limits() -> Mapping[str, int]:
+    """PaymentRecord field -> the longest text its payments column holds."""
+    columns = {"account_no": "given_account_no", "invoice_no": "given_invoice_no"}
+    limits = {}
+    for name in ("external_id", "end_to_end_id", "account_servicer_ref", "debtor_name",
+                 "debtor_iban", "account_no", "invoice_no", "payment_ref", "batch_ref",
+                 "period", "collector", "currency"):  # fmt: skip
+        length = getattr(payments.c[columns.get(name, name)].type, "length", None)
+        if length:
+            limits[name] = length
+    return limits
+
+
+def _hold_implausible(plans: list[Planned], sane: Plausibility) -> list[Planned]:
+    """A placement that would leave implausible advance credit goes to review instead."""
+    for p in plans:
+        if p.status == "allocated" and implausible_credit(p.rows, sane.max_advance_bani):
+            p.status, p.reason, p.rows = "review", ReasonCode.IMPLAUSIBLE_CREDIT.value, []
+    return plans
 
 
 def _drop_known(

@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from connectors.config import GatewayConfig, load_file
 from connectors.formats import FORMATS, Format, FormatError, detect_format, get_format
 from connectors.formats.base import DEFAULT_OPTIONS, FileReading, ReadOptions
-from connectors.parse_worker import WORKER_MIN_BYTES, read_in_worker
+from connectors.parse_worker import WORKER_MIN_BYTES, WorkerFailed, read_in_worker
 from gateway.collectors import collectors_of
 from gateway.db import bulk_transaction
 from gateway.errors import UserError
@@ -226,9 +226,12 @@ def _claim(conn: Connection, raw_id: int) -> None:
 
 
 def _passing(exc: BaseException) -> bool:
-    """The database's passing trouble (locked, deadlock, disconnected, disk full): worth a
-    retry. SQLAlchemy's wrapper or the driver's own error (the bulk writes speak DBAPI):
-    either way an ``OperationalError`` or ``InterfaceError`` somewhere in its classes."""
+    """The database's passing trouble (locked, deadlock, disconnected, disk full) or a
+    parse worker that died (killed, out of memory): worth a retry. SQLAlchemy's wrapper or
+    the driver's own error (the bulk writes speak DBAPI): either way an ``OperationalError``
+    or ``InterfaceError`` somewhere in its classes."""
+    if isinstance(exc, WorkerFailed):
+        return True
     inner = getattr(exc, "orig", None) or exc
     passing = ("OperationalError", "InterfaceError", "DisconnectionError")
     return any(c.__name__ in passing for c in (*type(exc).__mro__, *type(inner).__mro__))

@@ -183,13 +183,17 @@ def cmd_report_daily(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_day_close(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.collectors import load_collectors
+    from gateway.errors import Conflict
     from gateway.services.day_close import close_day
     from gateway.services.people import CLI_ACTOR
 
     acks = dict(_ack(a) for a in args.ack)
-    result = close_day(
-        _engine(settings), args.day, CLI_ACTOR, acks=acks, collectors=load_collectors(settings)
-    )
+    try:
+        result = close_day(
+            _engine(settings), args.day, CLI_ACTOR, acks=acks, collectors=load_collectors(settings)
+        )
+    except Conflict as exc:
+        raise Conflict(f"{exc} [--ack KEY=comment]") from None
     state = "was already closed" if result.already else "closed"
     print(f"day {result.day} {state}; report snapshot sha256 {result.sha256}")
     return 0

@@ -160,7 +160,7 @@ def refusal(day: date, report: DailyReport) -> str:
     head = "the equation does not hold; " if not report.balanced else ""
     return (
         f"day {day} cannot close: {head}{len(lines)} open finding(s) "
-        f"(acknowledge each with --ack KEY=comment): " + " | ".join(lines)
+        f"(acknowledge each with a comment): " + " | ".join(lines)
     )
 
 

@@ -37,6 +37,7 @@ CSRF_COOKIE = "plata_csrf"
 PAGE_MODULES = [
     "gateway.web.pages.account",
     "gateway.web.pages.queue",
+    "gateway.web.pages.finance",
 ]
 
 

@@ -214,37 +214,31 @@ def _settlements(
 
 
 def provider_rows(conn: Connection, day: date) -> list[ProviderRow]:
+    """Grouped on the allocations alone (ids), codes mapped after: no join per row."""
     a = allocations
     on_line = a.c.invoice_line_id.is_not(None)
     rows = conn.execute(
-        select(
-            providers.c.code,
-            services.c.code,
-            a.c.kind,
-            on_line,
-            func.sum(a.c.amount),
-        )
-        .select_from(a)
-        .outerjoin(providers, providers.c.id == a.c.provider_id)
-        .outerjoin(services, services.c.id == a.c.service_id)
+        select(a.c.provider_id, a.c.service_id, a.c.kind, on_line, func.sum(a.c.amount))
         .where(a.c.business_day == day)
-        .group_by(providers.c.code, services.c.code, a.c.kind, on_line)
+        .group_by(a.c.provider_id, a.c.service_id, a.c.kind, on_line)
     ).all()
+    prov = dict(conn.execute(select(providers.c.id, providers.c.code)).all())
+    svc = dict(conn.execute(select(services.c.id, services.c.code)).all())
     cells: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for prov, svc, kind, line, amount in rows:
+    for pid, sid, kind, line, amount in rows:
         slot = "advance_added" if not line else _SLOT.get(kind, "corrections")
-        cells[(prov or "", svc or "")][slot] += int(amount)
+        cells[(prov.get(pid, ""), svc.get(sid, ""))][slot] += int(amount)
     return [
         ProviderRow(
-            prov,
-            svc,
+            p,
+            s,
             c["allocated"],
             c["reversed"],
             c["advance_used"],
             c["advance_added"],
             c["corrections"],
         )
-        for (prov, svc), c in cells.items()
+        for (p, s), c in cells.items()
     ]
 
 

@@ -57,9 +57,11 @@ def cmd_fixtures_score(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_invoices_import(args: argparse.Namespace, settings: Settings) -> int:
+    from connectors.config import load_file
     from gateway.services.invoices import import_register
 
-    summary = import_register(_engine(settings), Path(args.dir), progress=_tty())
+    policy = load_file(settings).allocation
+    summary = import_register(_engine(settings), Path(args.dir), progress=_tty(), policy=policy)
     print(summary.describe())
     return 0
 

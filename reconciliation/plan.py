@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
-from reconciliation.allocate import AllocationError, open_after
+from reconciliation.allocate import DEFAULT_POLICY, AllocationError, AllocationPolicy, open_after
 from reconciliation.match import (
     CityIndex,
     DuplicateFlag,
@@ -225,6 +225,7 @@ def plan_decisions(
     flags: Mapping[str, DuplicateFlag],
     source: str,
     fallback: date,
+    policy: AllocationPolicy = DEFAULT_POLICY,
 ) -> list[Planned]:
     """Each record with its decision becomes a plan: a likely duplicate goes to review, an
     allocation is placed (moving ``index`` on), a rejection is rejected, the rest reviewed."""
@@ -239,7 +240,7 @@ def plan_decisions(
             plan.reason = ReasonCode.LIKELY_DUPLICATE.value
             plan.candidates = tuple(Candidate(a, 1.0, flag.reason) for a in d.accounts)
         elif d.status == "allocate":
-            place(plan, d, index, pending)
+            place(plan, d, index, pending, policy)
         elif d.status == "reject":
             plan.status, plan.reason = "rejected", d.reason
         else:
@@ -248,12 +249,18 @@ def plan_decisions(
     return plans
 
 
-def place(plan: Planned, decision: Decision, index: CityIndex, pending: Counter[str]) -> None:
+def place(
+    plan: Planned,
+    decision: Decision,
+    index: CityIndex,
+    pending: Counter[str],
+    policy: AllocationPolicy = DEFAULT_POLICY,
+) -> None:
     """Allocate in memory and move the snapshot on, so a second payment to the same account
     in this batch sees what the first one already paid (``pending`` counts the payments still
     to come per account; the last one has no need to move it on)."""
     try:
-        rows = allocate_decision(plan.record, decision, index)
+        rows = allocate_decision(plan.record, decision, index, policy=policy)
     except AllocationError as exc:
         plan.reason = exc.code
         plan.candidates = tuple(Candidate(a, 1.0, str(exc)) for a in decision.accounts)

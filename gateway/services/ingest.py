@@ -265,6 +265,7 @@ def _apply(
             today=today,
             learn_after=learn_after,
             plausibility=config.plausibility,
+            policy=config.allocation,
         )
         # an intraday report may hold no money at all, yet its statement is worth keeping
         if not counts.get("records") and not reading.statements:

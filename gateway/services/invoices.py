@@ -38,6 +38,7 @@ from gateway.db import bulk_transaction
 from gateway.errors import UserError
 from gateway.gcpause import gc_paused
 from gateway.services import invoice_writes as w
+from reconciliation.allocate import DEFAULT_POLICY, AllocationPolicy
 from reconciliation.service import business_today, consume_advances
 from schemas import tables as t
 
@@ -111,8 +112,16 @@ def register_digest(folder: Path) -> str:
     return h.hexdigest()
 
 
-def import_register(engine: Engine, folder: Path, progress: bool = False) -> ImportSummary:
-    """Import the register in ``folder`` (see the module docstring); refuses with UserError."""
+def import_register(
+    engine: Engine,
+    folder: Path,
+    progress: bool = False,
+    policy: AllocationPolicy = DEFAULT_POLICY,
+) -> ImportSummary:
+    """Import the register in ``folder`` (see the module docstring); refuses with UserError.
+
+    Advance credit is placed on the new invoices by ``policy`` (the TOML ``[allocation]``).
+    """
     started = time.perf_counter()
     folder = Path(folder)
     if not folder.is_dir():
@@ -126,13 +135,17 @@ def import_register(engine: Engine, folder: Path, progress: bool = False) -> Imp
             summary.noop, summary.previous = True, previous
             return summary
         with gc_paused():
-            _read_and_write(engine, folder, summary, stage)
+            _read_and_write(engine, folder, summary, stage, policy)
     summary.seconds = time.perf_counter() - started
     return summary
 
 
 def _read_and_write(
-    engine: Engine, folder: Path, summary: ImportSummary, stage: Callable[[str], None]
+    engine: Engine,
+    folder: Path,
+    summary: ImportSummary,
+    stage: Callable[[str], None],
+    policy: AllocationPolicy,
 ) -> None:
     """Read, validate and write the register in one transaction.
 
@@ -145,7 +158,7 @@ def _read_and_write(
     summary.periods = reg.periods
     try:
         with bulk_transaction(engine, IMPORT_CACHE_MB) as conn:
-            _write(conn, reg, summary, stage)
+            _write(conn, reg, summary, stage, policy)
     except IntegrityError as exc:
         reason = _first_line(exc)
         raise UserError(f"invoice register refused by the database: {reason}") from exc
@@ -169,7 +182,11 @@ def _first_line(exc: Exception) -> str:
 
 
 def _write(
-    conn: Connection, reg: Register, summary: ImportSummary, stage: Callable[[str], None]
+    conn: Connection,
+    reg: Register,
+    summary: ImportSummary,
+    stage: Callable[[str], None],
+    policy: AllocationPolicy,
 ) -> None:
     """Everything that touches the database, inside the caller's transaction."""
     stage("reference data")
@@ -188,7 +205,9 @@ def _write(
     stage("invoices")
     summary.lines = w.write_invoices(conn, plan.new, plan.versioned, account_ids, import_id)
     stage("advance credit")
-    summary.advance_rows = consume_advances(conn, day=business_today(), actor="register-import")
+    summary.advance_rows = consume_advances(
+        conn, day=business_today(), actor="register-import", policy=policy
+    )
 
 
 def _plan(conn: Connection, reg: Register, account_ids: dict[str, int]) -> _Plan:

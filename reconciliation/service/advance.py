@@ -6,14 +6,16 @@ from datetime import date
 
 from sqlalchemy import Connection, func, select
 
-from reconciliation.allocate import apply_advance, open_after
+from reconciliation.allocate import DEFAULT_POLICY, AllocationPolicy, apply_advance, open_after
 from reconciliation.model import AllocationRow
 from reconciliation.service.load import RefIds, load_accounts, load_open_lines
 from reconciliation.service.write import insert_allocations
 from schemas.tables import accounts, allocations, providers, services
 
 
-def consume_advances(conn: Connection, *, day: date, actor: str) -> int:
+def consume_advances(
+    conn: Connection, *, day: date, actor: str, policy: AllocationPolicy = DEFAULT_POLICY
+) -> int:
     """Place every account's unused advance credit on its open lines; returns rows written.
 
     Runs after an invoice register import: an overpayment from last month pays this month's
@@ -47,7 +49,12 @@ def consume_advances(conn: Connection, *, day: date, actor: str) -> int:
     for payment_id, account_no, service, provider, credit in credit_rows:
         own = lines.get(account_no, [])
         rows = apply_advance(
-            account_no, int(credit), own, service_code=service, provider_code=provider
+            account_no,
+            int(credit),
+            own,
+            service_code=service,
+            provider_code=provider,
+            policy=policy,
         )
         if rows:
             lines[account_no] = open_after(own, rows)

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
+from reconciliation.allocate import DEFAULT_POLICY, AllocationPolicy
 from reconciliation.learning import DEFAULT_LEARN_AFTER
 from reconciliation.model import PaymentRecord
 from reconciliation.plan import (
@@ -61,6 +62,7 @@ def apply_records(
     today: date | None = None,
     learn_after: int = DEFAULT_LEARN_AFTER,
     plausibility: Plausibility | None = None,
+    policy: AllocationPolicy = DEFAULT_POLICY,
 ) -> dict[str, int]:
     """Persist, match and allocate a parsed file's records inside the caller's transaction.
 
@@ -73,7 +75,8 @@ def apply_records(
     An exception from ``records`` (a bad file found late) propagates, and the caller's
     rollback leaves nothing of the file. Payments that the matcher would send to review
     are placed by a learned rule (at least ``learn_after`` consistent decisions) where one
-    holds (``reconciliation.learning``).
+    holds (``reconciliation.learning``). Sums without services are spread by ``policy``
+    (the gateway's TOML ``[allocation]``).
     Every record is screened first
     (``reconciliation.screen``): what cannot be stored as is, or is implausible, goes to
     review with its reason instead of failing the file.
@@ -111,7 +114,9 @@ def apply_records(
         plans = flagged
         if credits:
             book = book or AccountBook(conn)
-            plans += _hold_implausible(plan_credits(conn, credits, day, source, book, rules), sane)
+            plans += _hold_implausible(
+                plan_credits(conn, credits, day, source, book, rules, policy), sane
+            )
         if plans:
             book = book or AccountBook(conn)
             persist(

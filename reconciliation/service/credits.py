@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import Connection, select
 
+from reconciliation.allocate import DEFAULT_POLICY, AllocationPolicy
 from reconciliation.learning import LEARNED_REASON, LearnedRules, apply_rules
 from reconciliation.match import CityIndex, DuplicateFlag, SeenPayment, flag_duplicates, match_batch
 from reconciliation.model import Decision, PaymentRecord
@@ -71,6 +72,7 @@ def plan_credits(
     source: str,
     book: AccountBook | None,
     rules: LearnedRules | None = None,
+    policy: AllocationPolicy = DEFAULT_POLICY,
 ) -> list[Planned]:
     if not records:
         return []
@@ -84,7 +86,9 @@ def plan_credits(
         decisions, learned = apply_rules(records, decisions, rules, index)
         _load_learned_lines(conn, index, decisions, learned)
     flags = duplicates(conn, records, decisions, source, fallback)
-    plans = plan_decisions(records, decisions, index, flags=flags, source=source, fallback=fallback)
+    plans = plan_decisions(
+        records, decisions, index, flags=flags, source=source, fallback=fallback, policy=policy
+    )
     for plan, rule_id in zip(plans, learned, strict=False):
         if rule_id is not None and plan.status == "allocated":
             plan.learned_rule, plan.reason = rule_id, LEARNED_REASON

@@ -96,3 +96,29 @@ def test_the_files_collectors_settle_lump_sums(
     with engine.connect() as conn:
         rows = conn.execute(select(t.settlements.c.status, t.settlements.c.statement_amount)).all()
     assert (rows == [("settled", 30000)]) is with_file, rows
+
+
+def _paid_by_provider(engine: Engine) -> dict[str, int]:
+    a, ln = t.allocations, t.invoice_lines
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(t.providers.c.code, func.sum(a.c.amount))
+            .join(ln, ln.c.id == a.c.invoice_line_id)
+            .join(t.providers, t.providers.c.id == ln.c.provider_id)
+            .group_by(t.providers.c.code)
+        ).all()
+    return {code: int(total) for code, total in rows}
+
+
+@pytest.mark.parametrize("with_file", [True, False])
+def test_configured_provider_priority_changes_the_split(
+    engine: Engine, settings: Settings, configured: Settings, with_file: bool
+) -> None:
+    """Defect 9: the file's [allocation] reaches the ingest. ION owes TERMO 300 lei (October)
+    and 600 (November), APA 200 (November); 300 lei without services pays October's heat
+    by default, and the water first when APA has priority."""
+    load_tiny_city(engine)
+    used = configured if with_file else settings
+    assert ingest_bytes(engine, used, _registry(), filename="r.txt").status == "applied"
+    expected = {"APA": 20000, "TERMO": 10000} if with_file else {"TERMO": 30000}
+    assert _paid_by_provider(engine) == expected

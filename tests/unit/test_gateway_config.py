@@ -106,4 +106,7 @@ def test_allocation_refusals(table: dict, message: str) -> None:
 
 def test_unknown_top_level_key_lists_the_known_ones() -> None:
     message = refused({"colector": []})
-    assert "unknown top-level key(s): colector (known: connector, collector, allocation)" in message
+    assert (
+        "unknown top-level key(s): colector (known: connector, collector, allocation, plausibility)"
+        in message
+    )

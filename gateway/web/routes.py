@@ -38,6 +38,7 @@ PAGE_MODULES = [
     "gateway.web.pages.account",
     "gateway.web.pages.queue",
     "gateway.web.pages.finance",
+    "gateway.web.pages.item",
 ]
 
 

@@ -1,0 +1,103 @@
+"""The item page: the entry in full, the candidates' evidence, the account book, actions."""
+
+from __future__ import annotations
+
+import re
+
+from litestar.testing import TestClient
+from sqlalchemy import Engine, select
+
+from gateway.services.review_item import item_page
+from schemas.tables import review_items
+from tests.workspace.kit import A1, A2, A5, csrf_of, sign_in
+
+
+def _form(html: str, action: str) -> dict[str, str]:
+    """The hidden fields of the form posting to ``action``."""
+    start = html.index(f'action="{action}"')
+    chunk = html[start : html.index("</form>", start)]
+    return dict(re.findall(r'name="(_csrf_token|version|form_token)" value="([^"]*)"', chunk))
+
+
+def test_evidence_for_each_candidate(engine: Engine, queue_ids) -> None:
+    page = item_page(engine, queue_ids["CHECK_DIGIT_FAILED"])
+    (best,) = page.candidates
+    assert best.account_no == A1 and best.check_digit_fix
+    assert best.name_score == 100 and best.open_total == 38000 and best.amount_equals_open
+    assert page.chosen is not None and page.chosen.open_total == 38000
+    assert {ln.service_code for ln in page.chosen.lines} == {"APARECE", "CANAL", "DESERV", "INCALZ"}
+    socolov = item_page(engine, queue_ids["NAME_ONLY"]).candidates[0]
+    assert socolov.account_no == A2 and socolov.name_score >= 85  # Cyrillic holder, Latin payer
+    assert socolov.address_score >= 80 and not socolov.check_digit_fix
+    picked = item_page(engine, queue_ids["NO_REFERENCE"], chosen=f"{A5[:7]}-{A5[7]}")
+    assert [c.account_no for c in picked.candidates] == [A5]
+    assert picked.chosen is not None and picked.chosen.account_no == A5
+
+
+def test_item_page_and_raw_file(client: TestClient, queue_ids, settings) -> None:
+    sign_in(client, "vic")
+    r = client.get(f"/app/items/{queue_ids['CHECK_DIGIT_FAILED']}")
+    assert r.status_code == 200
+    assert (
+        "The account number fails its check digit." in r.text and "camt053_20261120.xml" in r.text
+    )
+    assert "Assign" not in r.text  # a viewer sees no action
+    assert client.get("/app/items/999999").status_code == 404
+    missing = client.get("/app/files/1")
+    assert missing.status_code == 404 and "raw store" in missing.text
+
+
+def test_assign_leaves_the_queue_and_a_resubmission_acts_once(
+    client: TestClient, engine: Engine, queue_ids
+) -> None:
+    sign_in(client, "ana")
+    item = queue_ids["CHECK_DIGIT_FAILED"]
+    html = client.get(f"/app/items/{item}").text
+    fields = {**_form(html, f"/app/items/{item}/assign"), "account_no": A1}
+    r = client.post(f"/app/items/{item}/assign", data=fields, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/app/queue"
+    again = client.post(f"/app/items/{item}/assign", data=fields, follow_redirects=False)
+    assert again.status_code == 303  # the same form token: the first answer, nothing new
+    queue = client.get("/app/queue").text
+    assert f'data-item="{item}"' not in queue and "again: nothing changed" in queue
+    with engine.connect() as conn:
+        state = conn.execute(select(review_items.c.state).where(review_items.c.id == item))
+        assert state.scalar_one() == "resolved_assigned"
+
+
+def test_a_stale_form_is_a_conflict_showing_the_fresh_state(client: TestClient, queue_ids) -> None:
+    sign_in(client, "ana")
+    item = queue_ids["NAME_ONLY"]
+    html = client.get(f"/app/items/{item}").text
+    claim = _form(html, f"/app/items/{item}/claim")
+    assert client.post(f"/app/items/{item}/claim", data=claim).status_code == 200
+    stale = {**_form(html, f"/app/items/{item}/assign"), "account_no": A2}
+    r = client.post(f"/app/items/{item}/assign", data=stale)
+    assert r.status_code == 409 and 'id="action-error"' in r.text
+    assert "claimed by <b>ana</b>" in r.text
+
+
+def test_a_viewer_cannot_act_and_a_form_without_csrf_is_refused(
+    client: TestClient, queue_ids
+) -> None:
+    item = queue_ids["CHECK_DIGIT_FAILED"]
+    sign_in(client, "vic")
+    token = csrf_of(client.get("/app/queue").text)
+    r = client.post(f"/app/items/{item}/assign", data={"account_no": A1, "_csrf_token": token})
+    assert r.status_code == 403 and "accountant" in r.text
+    sign_in(client, "ana")
+    r = client.post(f"/app/items/{item}/assign", data={"account_no": A1})
+    assert r.status_code == 403 and "CSRF" in r.text
+
+
+def test_accept_from_the_queue_with_htmx(client: TestClient, queue_ids) -> None:
+    sign_in(client, "ana")
+    item = queue_ids["CHECK_DIGIT_FAILED"]
+    token = csrf_of(client.get("/app/queue").text)
+    r = client.post(f"/app/items/{item}/accept",
+                    headers={"HX-Request": "true", "x-csrftoken": token})  # fmt: skip
+    assert r.status_code == 200 and "flash-success" in r.text
+    assert "plata:resolved" in r.headers["hx-trigger"]
+    none = client.post(f"/app/items/{queue_ids['NO_REFERENCE']}/accept",
+                       headers={"HX-Request": "true", "x-csrftoken": token})  # fmt: skip
+    assert none.status_code == 400 and "no candidate" in none.text and "<html" not in none.text

@@ -102,7 +102,8 @@ class _Index:
         need = max(hits.values())
         short = [r for r, n in hits.items() if n == need][: _SHORTLIST * 10]
         scored = process.extract(query, {r: self.texts[r] for r in short},
-                                 scorer=fuzz.token_set_ratio, limit=limit, score_cutoff=50)  # fmt: skip
+                                 scorer=fuzz.token_set_ratio, limit=limit,
+                                 score_cutoff=50)  # fmt: skip
         return [(row, int(score)) for _, score, row in scored]
 
 

@@ -39,6 +39,7 @@ PAGE_MODULES = [
     "gateway.web.pages.queue",
     "gateway.web.pages.finance",
     "gateway.web.pages.item",
+    "gateway.web.pages.reports",
 ]
 
 

@@ -101,3 +101,17 @@ def test_accept_from_the_queue_with_htmx(client: TestClient, queue_ids) -> None:
     none = client.post(f"/app/items/{queue_ids['NO_REFERENCE']}/accept",
                        headers={"HX-Request": "true", "x-csrftoken": token})  # fmt: skip
     assert none.status_code == 400 and "no candidate" in none.text and "<html" not in none.text
+
+
+def test_account_search_ageing_rules_and_approvals_pages(client: TestClient, queue_ids) -> None:
+    sign_in(client, "sam")
+    hits = client.get(f"/app/accounts?q=socolov&item={queue_ids['NO_REFERENCE']}")
+    assert hits.status_code == 200 and "Юрий Соколов" in hits.text and "use for item" in hits.text
+    by_number = client.get(f"/app/accounts?q={A1[:4]} {A1[4:7]}-{A1[7]}")
+    assert "Ion Popescu" in by_number.text
+    assert "Apă rece" in client.get(f"/app/accounts/{A1}").text
+    assert client.get("/app/accounts/12345678").status_code == 404
+    ageing = client.get("/app/ageing")
+    assert ageing.status_code == 200 and "Oldest item" in ageing.text
+    assert client.get("/app/rules").status_code == 200
+    assert client.get("/app/approvals").status_code == 200

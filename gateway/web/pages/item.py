@@ -38,8 +38,12 @@ MAX_SHARES = 4
 
 
 def config_of(request: Request) -> ReviewConfig:
-    """The four-eyes amount and learning threshold, from the settings' extra values."""
-    return ReviewConfig.from_env(request.app.state.settings.extra)
+    """The four-eyes amount, learning threshold and allocation policy, built once per app."""
+    state = request.app.state
+    config = getattr(state, "review_config", None)
+    if config is None:
+        config = state.review_config = ReviewConfig.from_settings(state.settings)
+    return config
 
 
 def new_token() -> str:

@@ -150,6 +150,11 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Litestar:
                     "apiKeyHeader": SecurityScheme(
                         type="apiKey", name="X-API-Key", security_scheme_in="header"
                     ),
+                    # the workspace JSON API (/app/api): a person's session, plus the CSRF
+                    # header x-csrftoken on every POST
+                    "session": SecurityScheme(
+                        type="apiKey", name="plata_session", security_scheme_in="cookie"
+                    ),
                 }
             ),
             security=[{"apiKey": []}, {"apiKeyHeader": []}],

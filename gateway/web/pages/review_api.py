@@ -1,0 +1,476 @@
+"""The workspace JSON API under ``/app/api/review``: the review service for scripts and other
+front ends, with the person's session (not an agent key).
+
+Authentication is the workspace session cookie; every POST carries the CSRF token in the
+``x-csrftoken`` header (the value of the ``plata_csrf`` cookie), like the pages' htmx calls.
+Amounts are strings with two decimals ("1234.50"), as in the bank API. An action answers
+``ActionResult``; a stale ``expected_version`` or someone else's claim is a 409 problem with
+the item's fresh state in ``item``; the same ``form_token`` (or ``Idempotency-Key`` header)
+twice acts once and answers the first result with ``replayed: true``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from gateway.errors import NotFound, UserError
+from gateway.services import review
+from gateway.services.people import Role
+from gateway.services.review import bulk, learn, reads
+from gateway.services.review.structs import ItemConflict, ReviewConfig
+from gateway.web.auth import requires, who
+from reconciliation.money import format_amount, parse_amount
+
+PROBLEM = "application/problem+json"
+_MONEY_KEYS = frozenset({"amount", "total"})
+
+
+def _edge(value: Any) -> Any:
+    """Builtins with every ``amount``/``total`` in bani written as "1234.50"."""
+    if isinstance(value, dict):
+        return {
+            k: format_amount(v) if k in _MONEY_KEYS and isinstance(v, int) else _edge(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_edge(v) for v in value]
+    return value
+
+
+def _out(obj: object, status: int = 200) -> Response:
+    return Response(_edge(msgspec.to_builtins(obj)), status_code=status)
+
+
+def _conflict(request: Request, exc: ItemConflict) -> Response:
+    body = {
+        "type": "about:blank",
+        "status": 409,
+        "code": "CONFLICT",
+        "title": "CONFLICT",
+        "detail": str(exc),
+        "item": _edge(msgspec.to_builtins(exc.item)) if exc.item else None,
+    }
+    return Response(body, status_code=409, media_type=PROBLEM)
+
+
+def _config(request: Request) -> ReviewConfig:
+    state = request.app.state
+    cfg = state.get("review_config")
+    if cfg is None:
+        cfg = state["review_config"] = ReviewConfig.from_settings(state.settings)
+    return cfg
+
+
+def _token(request: Request, body: Any) -> str | None:
+    return getattr(body, "form_token", None) or request.headers.get("idempotency-key")
+
+
+# --- request bodies -----------------------------------------------------------------------------
+
+
+class ServiceIn(msgspec.Struct, frozen=True):
+    service_code: str
+    amount: str
+
+
+class ShareIn(msgspec.Struct, frozen=True):
+    account_no: str
+    amount: str
+    service_code: str | None = None
+
+
+class Versioned(msgspec.Struct, frozen=True, kw_only=True):
+    expected_version: int | None = None
+    form_token: str | None = None
+
+
+class AssignIn(Versioned, frozen=True, kw_only=True):
+    account_no: str
+    invoices: list[str] = []
+    services: list[ServiceIn] = []
+    note: str = ""
+
+
+class SplitIn(Versioned, frozen=True, kw_only=True):
+    shares: list[ShareIn]
+    note: str = ""
+
+
+class ReturnIn(Versioned, frozen=True, kw_only=True):
+    iban: str
+    name: str
+    reason: str
+
+
+class ReasonIn(Versioned, frozen=True, kw_only=True):
+    reason: str
+
+
+class DuplicateIn(Versioned, frozen=True, kw_only=True):
+    of_payment_id: FromPath[int]
+    outcome: str  # return | credit
+    iban: str = ""
+    name: str = ""
+    reason: str = ""
+
+
+class ClaimIn(Versioned, frozen=True, kw_only=True):
+    take_over: bool = False
+
+
+class CommentIn(msgspec.Struct, frozen=True, kw_only=True):
+    text: str
+    form_token: str | None = None
+
+
+class NoteIn(msgspec.Struct, frozen=True, kw_only=True):
+    note: str = ""
+    form_token: str | None = None
+
+
+class FilterIn(msgspec.Struct, frozen=True, kw_only=True):
+    reason: str | None = None
+    channel: str | None = None
+    source: str | None = None
+    day_from: date | None = None
+    day_to: date | None = None
+    amount_min: str | None = None
+    amount_max: str | None = None
+    item_ids: list[int] | None = None
+
+
+class BulkIn(msgspec.Struct, frozen=True, kw_only=True):
+    rule: str = bulk.BulkRule.UNIQUE_CORRECTION_EXACT.value
+    filter: FilterIn = FilterIn()
+    note: str = ""
+    form_token: str | None = None
+
+
+def _filter(f: FilterIn) -> bulk.BulkFilter:
+    return bulk.BulkFilter(
+        reason=f.reason,
+        channel=f.channel,
+        source=f.source,
+        day_from=f.day_from,
+        day_to=f.day_to,
+        item_ids=f.item_ids,
+        amount_min=parse_amount(f.amount_min) if f.amount_min else None,
+        amount_max=parse_amount(f.amount_max) if f.amount_max else None,
+    )
+
+
+def _rule(text: str) -> bulk.BulkRule:
+    try:
+        return bulk.BulkRule(text)
+    except ValueError:
+        raise UserError(
+            f"unknown rule {text!r}: one of {[r.value for r in bulk.BulkRule]}"
+        ) from None
+
+
+_ACT = {"sync_to_thread": True, "guards": [requires(Role.ACCOUNTANT)], "status_code": 200}
+
+
+class ReviewApi(Controller):
+    path = "/api/review"
+    tags = ("Review workspace",)
+    include_in_schema = True
+    exception_handlers = {ItemConflict: _conflict}  # noqa: RUF012  (Litestar's layer API)
+    security = ({"session": []},)
+
+    @get("/items", sync_to_thread=True)
+    def list_items(
+        self,
+        request: Request,
+        item_state: Annotated[str, QueryParameter(name="state")] = "open",
+        reason: FromQuery[str | None] = None,
+        after: FromQuery[int] = 0,
+        limit: Annotated[int, QueryParameter(le=1000)] = 50,
+    ) -> Response:
+        """Items in a state (``any`` for all), oldest first, keyset-paged by id (``after``)."""
+        items = reads.list_items(
+            request.app.state.engine, state=item_state, reason=reason, after_id=after, limit=limit
+        )
+        return _out(items)
+
+    @get("/items/{item_id:int}", sync_to_thread=True)
+    def show(self, request: Request, item_id: FromPath[int]) -> Response:
+        """One item with its payment, candidates and history."""
+        return _out(reads.show(request.app.state.engine, item_id))
+
+    @post("/items/{item_id:int}/assign", **_ACT)
+    def assign(
+        self, request: Request, item_id: FromPath[int], data: JSONBody[AssignIn]
+    ) -> Response:
+        """The whole payment on one account (by the policy, chosen invoices or services)."""
+        services = [
+            review.ServicePart(s.service_code, parse_amount(s.amount)) for s in data.services
+        ]
+        return _out(
+            review.assign(
+                request.app.state.engine,
+                who(request).actor,
+                item_id,
+                data.account_no,
+                invoices=data.invoices,
+                services=services,
+                note=data.note,
+                expected_version=data.expected_version,
+                form_token=_token(request, data),
+                config=_config(request),
+            )
+        )
+
+    @post("/items/{item_id:int}/split", **_ACT)
+    def split(self, request: Request, item_id: FromPath[int], data: JSONBody[SplitIn]) -> Response:
+        """Across accounts and services; the shares add up to the payment exactly."""
+        shares = [
+            review.SharePart(s.account_no, parse_amount(s.amount), s.service_code)
+            for s in data.shares
+        ]
+        return _out(
+            review.split(
+                request.app.state.engine,
+                who(request).actor,
+                item_id,
+                shares,
+                note=data.note,
+                expected_version=data.expected_version,
+                form_token=_token(request, data),
+                config=_config(request),
+            )
+        )
+
+    @post("/items/{item_id:int}/return", **_ACT)
+    def return_to_payer(
+        self, request: Request, item_id: FromPath[int], data: JSONBody[ReturnIn]
+    ) -> Response:
+        """Back to the payer's IBAN: a refund line for finance's payment orders."""
+        return _out(
+            review.return_to_payer(
+                request.app.state.engine,
+                who(request).actor,
+                item_id,
+                iban=data.iban,
+                name=data.name,
+                reason=data.reason,
+                expected_version=data.expected_version,
+                form_token=_token(request, data),
+                config=_config(request),
+            )
+        )
+
+    @post("/items/{item_id:int}/not-utility", **_ACT)
+    def not_utility(
+        self, request: Request, item_id: FromPath[int], data: JSONBody[ReasonIn]
+    ) -> Response:
+        """Not a utility payment: rejected, nothing allocated."""
+        return _out(
+            review.not_utility(
+                request.app.state.engine,
+                who(request).actor,
+                item_id,
+                reason=data.reason,
+                expected_version=data.expected_version,
+                form_token=_token(request, data),
+                config=_config(request),
+            )
+        )
+
+    @post("/items/{item_id:int}/duplicate", **_ACT)
+    def duplicate(
+        self, request: Request, item_id: FromPath[int], data: JSONBody[DuplicateIn]
+    ) -> Response:
+        """A repeat of another payment: returned, or credit on the original's account."""
+        return _out(
+            review.mark_duplicate(
+                request.app.state.engine,
+                who(request).actor,
+                item_id,
+                of_payment_id=data.of_payment_id,
+                outcome=data.outcome,
+                iban=data.iban,
+                name=data.name,
+                reason=data.reason,
+                expected_version=data.expected_version,
+                form_token=_token(request, data),
+                config=_config(request),
+            )
+        )
+
+    @post("/items/{item_id:int}/undo", **_ACT)
+    def undo(self, request: Request, item_id: FromPath[int], data: JSONBody[ReasonIn]) -> Response:
+        """Ask to take a resolution back; a supervisor approves it."""
+        return _out(
+            review.undo(
+                request.app.state.engine,
+                who(request).actor,
+                item_id,
+                reason=data.reason,
+                expected_version=data.expected_version,
+                form_token=_token(request, data),
+                config=_config(request),
+            )
+        )
+
+    @post("/items/{item_id:int}/claim", **_ACT)
+    def claim(self, request: Request, item_id: FromPath[int], data: JSONBody[ClaimIn]) -> Response:
+        """Work on the item; someone else's claim only with ``take_over``."""
+        return _out(
+            review.claim(
+                request.app.state.engine,
+                who(request).actor,
+                item_id,
+                take_over=data.take_over,
+                expected_version=data.expected_version,
+                form_token=_token(request, data),
+            )
+        )
+
+    @post("/items/{item_id:int}/release", **_ACT)
+    def release(
+        self, request: Request, item_id: FromPath[int], data: JSONBody[Versioned]
+    ) -> Response:
+        return _out(
+            review.release(
+                request.app.state.engine,
+                who(request).actor,
+                item_id,
+                expected_version=data.expected_version,
+                form_token=_token(request, data),
+            )
+        )
+
+    @post("/items/{item_id:int}/comments", **_ACT)
+    def comment(
+        self, request: Request, item_id: FromPath[int], data: JSONBody[CommentIn]
+    ) -> Response:
+        return _out(
+            review.comment(
+                request.app.state.engine,
+                who(request).actor,
+                item_id,
+                data.text,
+                form_token=_token(request, data),
+            )
+        )
+
+    @post("/payments/{payment_id:int}/unmatch", **_ACT)
+    def unmatch(
+        self, request: Request, payment_id: FromPath[int], data: JSONBody[ReasonIn]
+    ) -> Response:
+        """Ask to take an automatic allocation back into the queue (four-eyes)."""
+        return _out(
+            review.unmatch(
+                request.app.state.engine,
+                who(request).actor,
+                payment_id,
+                reason=data.reason,
+                form_token=_token(request, data),
+            )
+        )
+
+    @get("/approvals", sync_to_thread=True)
+    def approvals(self, request: Request, status: FromQuery[str] = "pending") -> Response:
+        """Requests by status (pending by default), oldest first."""
+        return _out(review.list_approvals(request.app.state.engine, status=status))
+
+    @post(
+        "/approvals/{approval_id:int}/approve",
+        sync_to_thread=True,
+        status_code=200,
+        guards=[requires(Role.SUPERVISOR)],
+    )
+    def approve(
+        self, request: Request, approval_id: FromPath[int], data: JSONBody[NoteIn]
+    ) -> Response:
+        """A supervisor other than the requester lets the waiting action run."""
+        return _out(
+            review.approve(
+                request.app.state.engine,
+                who(request).actor,
+                approval_id,
+                note=data.note,
+                form_token=_token(request, data),
+                config=_config(request),
+            )
+        )
+
+    @post("/approvals/{approval_id:int}/reject", **_ACT)
+    def reject(
+        self, request: Request, approval_id: FromPath[int], data: JSONBody[NoteIn]
+    ) -> Response:
+        """A supervisor refuses, or the requester withdraws."""
+        return _out(
+            review.reject(
+                request.app.state.engine,
+                who(request).actor,
+                approval_id,
+                note=data.note,
+                form_token=_token(request, data),
+            )
+        )
+
+    @post("/bulk/preview", sync_to_thread=True, status_code=200)
+    def bulk_preview(self, request: Request, data: JSONBody[BulkIn]) -> Response:
+        """Counts, sums and what each selected item would get; changes nothing."""
+        return _out(
+            bulk.preview(
+                request.app.state.engine, who(request).actor, _filter(data.filter), _rule(data.rule)
+            )
+        )
+
+    @post("/bulk", **_ACT)
+    def bulk_request(self, request: Request, data: JSONBody[BulkIn]) -> Response:
+        """Ask a supervisor to apply the previewed bulk action."""
+        return _out(
+            bulk.request(
+                request.app.state.engine,
+                who(request).actor,
+                _filter(data.filter),
+                _rule(data.rule),
+                note=data.note,
+                form_token=_token(request, data),
+            )
+        )
+
+    @get("/rules", sync_to_thread=True)
+    def rules(
+        self, request: Request, status: FromQuery[str | None] = None, kind: FromQuery[str] = "place"
+    ) -> Response:
+        """Learned rules with the payments each placed."""
+        return _out(learn.list_rules(request.app.state.engine, status=status, kind=kind))
+
+    @post(
+        "/rules/{rule_id:int}/{switch:str}",
+        sync_to_thread=True,
+        status_code=200,
+        guards=[requires(Role.SUPERVISOR)],
+    )
+    def switch_rule(
+        self,
+        request: Request,
+        rule_id: FromPath[int],
+        switch: FromPath[str],
+        data: JSONBody[NoteIn],
+    ) -> Response:
+        """``enable`` or ``disable`` a learned rule."""
+        if switch not in ("enable", "disable"):
+            raise NotFound(f"no such switch {switch!r}")
+        return _out(
+            learn.set_rule_enabled(
+                request.app.state.engine,
+                who(request).actor,
+                rule_id,
+                enabled=switch == "enable",
+                reason=data.note,
+            )
+        )
+
+
+handlers = [ReviewApi]

@@ -45,8 +45,10 @@ def build_scheduler(
     """A scheduler (not started) with one job per enabled connector that has a schedule."""
     tz = ZoneInfo(settings.timezone)
     if connectors is None:
-        connectors = load_connectors(settings)
+        connectors = load_connectors(settings) if settings.config_path else ()
     scheduler = BackgroundScheduler(timezone=tz)
+    if settings.day_close_at:
+        _add_day_close(scheduler, engine, settings)
     for c in connectors:
         if not c.enabled or not c.schedule:
             continue
@@ -62,6 +64,41 @@ def build_scheduler(
             replace_existing=True,
         )
     return scheduler
+
+
+def _add_day_close(scheduler: BackgroundScheduler, engine: Engine, settings: Settings) -> None:
+    """The optional scheduled day close (see ``gateway.services.day_close``)."""
+    hour, _, minute = (settings.day_close_at or "").partition(":")
+    if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+        raise UserError(f"GATEWAY_DAY_CLOSE_AT must be HH:MM, not {settings.day_close_at!r}")
+    scheduler.add_job(
+        run_day_close,
+        cron_trigger(f"{int(minute)} {int(hour)} * * *", settings.timezone),
+        args=[engine, settings],
+        id="day-close",
+        name="close the ready days",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=MISFIRE_GRACE,
+        replace_existing=True,
+    )
+
+
+def run_day_close(engine: Engine, settings: Settings) -> str:
+    """One scheduled close, under the same advisory lock as a connector (one process)."""
+    from gateway.collectors import load_collectors
+    from gateway.services.day_close import close_ready_days
+
+    with connector_lock(engine, "day-close") as got:
+        if not got:
+            return "skipped"
+        try:
+            days = close_ready_days(engine, load_collectors(settings))
+        except Exception as exc:
+            log.error("schedule.day_close_failed", error=type(exc).__name__)
+            return "failed"
+    log.info("schedule.days_closed", days=[str(d) for d in days])
+    return "ran"
 
 
 def run_job(engine: Engine, settings: Settings, connector: ConnectorConfig) -> str:
@@ -94,7 +131,7 @@ def start_in_process(engine: Engine, settings: Settings) -> BackgroundScheduler 
 
     The caller keeps the scheduler and calls ``shutdown()`` when the server stops.
     """
-    if settings.config_path is None:
+    if settings.config_path is None and not settings.day_close_at:
         log.info("schedule.not_configured")
         return None
     scheduler = build_scheduler(engine, settings)
@@ -111,7 +148,7 @@ def run_scheduler(settings: Settings) -> int:
     try:
         scheduler = build_scheduler(engine, settings)
         if not scheduler.get_jobs():
-            raise UserError("no enabled connector has a schedule; nothing to run")
+            raise UserError("no enabled connector has a schedule and no day close time is set")
         stop = threading.Event()
         previous = {
             s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)

@@ -33,6 +33,8 @@ class Settings:
     centre_name: str = "Centrul de facturare mun. Chisinau"
     centre_iban: str = "MD24AG000225100013104168"
     centre_bic: str | None = "AGRNMD2X"
+    # "HH:MM" in Europe/Chisinau: close every earlier open day whose report blocks nothing
+    day_close_at: str | None = None
     # the people's workspace (gateway/web)
     secret_key: str | None = None  # signs CSRF tokens; None: kept in DATA_DIR/web-secret
     https: bool = False  # cookies get the Secure attribute
@@ -60,6 +62,7 @@ class Settings:
             centre_name=env.get("GATEWAY_CENTRE_NAME", cls.centre_name),
             centre_iban=env.get("GATEWAY_CENTRE_IBAN", cls.centre_iban).replace(" ", "").upper(),
             centre_bic=env.get("GATEWAY_CENTRE_BIC", cls.centre_bic or "") or None,
+            day_close_at=env.get("GATEWAY_DAY_CLOSE_AT") or None,
             secret_key=env.get("GATEWAY_SECRET_KEY") or None,
             https=env.get("GATEWAY_HTTPS", "") in ("1", "true", "yes"),
             session_idle_minutes=int(

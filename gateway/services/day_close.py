@@ -16,7 +16,10 @@ Rules (finance's, written here once):
   bytes. A reversal into a closed day is refused (DAY_CLOSED); a payment whose own day is
   closed is booked on the first open day after it (``first_open_day``); a correction made
   after the close lands on the day it is made;
-- closing a closed day again is a no-op that answers with the stored sha256.
+- closing a closed day again is a no-op that answers with the stored sha256;
+- optionally the schedule closes every earlier open day that blocks nothing at a configured
+  time (``GATEWAY_DAY_CLOSE_AT``, "HH:MM" in Europe/Chisinau; ``close_ready_days``), as the
+  user ``scheduler``; a day with an open finding always waits for a person.
 """
 
 from __future__ import annotations
@@ -250,3 +253,26 @@ def day_status(
             count = sum(r[2] for r in report.section("channels").rows)
             out.append(DayStatus(d, count, [(f.key, f.detail) for f in report.blocking]))
         return out
+
+
+SCHEDULER = Actor(username="scheduler", role=Role.SUPERVISOR)
+
+
+def close_ready_days(
+    engine: Engine, collectors: Sequence[Collector] = (), *, today: date | None = None
+) -> list[date]:
+    """The scheduled close: every open day before today whose report blocks nothing is
+    closed (oldest first); a day with an open finding waits for a person. Returns the days
+    closed now."""
+    today = today or business_today()
+    closed = []
+    for status in day_status(engine, collectors):
+        if status.day >= today or status.blocking:
+            continue
+        try:
+            result = close_day(engine, status.day, SCHEDULER, collectors=collectors)
+        except Conflict:  # something arrived since the status was read: a person looks
+            continue
+        if not result.already:
+            closed.append(status.day)
+    return closed

@@ -371,3 +371,25 @@ def test_refunds_of_a_closed_day_are_a_second_batch_paid_once(engine, settings, 
     }
     with engine.connect() as conn:
         assert conn.execute(select(refunds.c.order_id)).scalar_one() == refund.id
+
+
+def test_the_scheduled_close_closes_only_the_ready_days_before_today(engine, settings, city):
+    from connectors.schedule import build_scheduler, run_day_close
+    from gateway.services.day_close import close_ready_days
+
+    load_day(engine, settings, city)
+    # the next day has a registry whose lump sum never came: it waits for a person
+    page = write_terminal_page(
+        [TerminalTxn("RP-9", _an_allocated_account(engine), 4200,
+                     datetime(2026, 11, 21, 10, 0, tzinfo=TZ))], operator="RUNPAY"
+    )  # fmt: skip
+    ingest(engine, settings, page, "runpay.json", "terminal-runpay")
+    assert close_ready_days(engine, DEFAULT_COLLECTORS, today=DAY) == []  # not before today
+    closed = close_ready_days(engine, DEFAULT_COLLECTORS, today=DAY + timedelta(days=5))
+    assert closed == [DAY]
+    open_days = {s.day for s in day_status(engine, DEFAULT_COLLECTORS)}
+    assert open_days == {DAY + timedelta(days=1)}
+    timed = settings.with_(day_close_at="07:30")
+    job = build_scheduler(engine, timed).get_job("day-close")
+    assert "hour='7'" in str(job.trigger) and "minute='30'" in str(job.trigger)
+    assert run_day_close(engine, timed) == "ran"

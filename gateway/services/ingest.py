@@ -24,6 +24,8 @@ forever".
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,11 +38,10 @@ from connectors.formats import FORMATS, Format, FormatError, detect_format, get_
 from connectors.formats.base import DEFAULT_OPTIONS, FileReading, ReadOptions
 from connectors.parse_worker import WORKER_MIN_BYTES, WorkerFailed, read_in_worker
 from gateway.collectors import collectors_of
-from gateway.db import bulk_transaction
 from gateway.errors import UserError
 from gateway.gcpause import gc_paused
 from gateway.logging import get_logger
-from gateway.services import rawstore
+from gateway.services import ingest_rounds, rawstore
 from gateway.services.statements import record_statements
 from gateway.settings import Settings
 from reconciliation.service import apply_records, business_today
@@ -172,14 +173,19 @@ def _ingest(
         return _quarantine(engine, raw_id, filename, sha, parser.name, str(exc))
     except _Taken as exc:
         return IngestResult(filename, sha, exc.status, parser.name)
-    except FormatError as exc:  # found by a worker still reading the file: all rolled back
+    except FormatError as exc:  # found late, by a worker still reading the file: undone
+        ingest_rounds.undo(engine, raw_id)
         return _quarantine(engine, raw_id, filename, sha, None, str(exc))
     except Exception as exc:
         log.error("ingest failed", file_sha=sha[:12], exc_info=exc)
         if not _passing(exc):
+            ingest_rounds.undo(engine, raw_id)
             reason = f"cannot be applied ({_error_name(exc)}); nothing applied, kept for inspection"
             return _quarantine(engine, raw_id, filename, sha, parser.name, reason)
-        reason = f"database error while applying ({_error_name(exc)}); nothing applied"
+        reason = (
+            f"database error while applying ({_error_name(exc)}); the next run resumes "
+            "where the last committed round ended"
+        )
         _mark(engine, raw_id, status="received", reason=reason, fmt=parser.name)
         return IngestResult(filename, sha, "failed", parser.name, reason)
     n = counts.pop("records", 0)
@@ -253,7 +259,7 @@ def _apply(
     learn_after: int,
 ) -> dict[str, int]:
     today = business_today()
-    with bulk_transaction(engine, INGEST_CACHE_MB) as conn:
+    with ingest_rounds.rounds_connection(engine, INGEST_CACHE_MB) as conn, _claimed(conn, raw_id):
         _claim(conn, raw_id)
         counts = apply_records(
             conn,
@@ -266,6 +272,8 @@ def _apply(
             learn_after=learn_after,
             plausibility=config.plausibility,
             policy=config.allocation,
+            round_size=ingest_rounds.round_size(conn),
+            on_round=lambda done: ingest_rounds.commit_round(conn, raw_id, done),
         )
         # an intraday report may hold no money at all, yet its statement is worth keeping
         if not counts.get("records") and not reading.statements:
@@ -283,7 +291,17 @@ def _apply(
                 processed_at=datetime.now(UTC),
             )
         )
+        conn.commit()
     return counts
+
+
+@contextmanager
+def _claimed(conn: Connection, raw_id: int) -> Iterator[None]:
+    try:
+        with ingest_rounds.claimed(conn, raw_id):
+            yield
+    except ingest_rounds.Busy:
+        raise _Taken("in_progress") from None
 
 
 def _known(engine: Engine, sha: str):  # type: ignore[no-untyped-def]

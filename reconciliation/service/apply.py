@@ -7,7 +7,7 @@ everything it writes lands in the caller's transaction.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from functools import cache
 from itertools import islice
@@ -63,6 +63,8 @@ def apply_records(
     learn_after: int = DEFAULT_LEARN_AFTER,
     plausibility: Plausibility | None = None,
     policy: AllocationPolicy = DEFAULT_POLICY,
+    round_size: int | None = None,
+    on_round: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
     """Persist, match and allocate a parsed file's records inside the caller's transaction.
 
@@ -79,7 +81,9 @@ def apply_records(
     (the gateway's TOML ``[allocation]``).
     Every record is screened first
     (``reconciliation.screen``): what cannot be stored as is, or is implausible, goes to
-    review with its reason instead of failing the file.
+    review with its reason instead of failing the file. ``on_round(records so far)`` is
+    called after each round is written: the ingest commits there, so a long file gives
+    SQLite's write lock back between rounds.
     """
     day = today or business_today()
     sane = plausibility or Plausibility()
@@ -93,7 +97,8 @@ def apply_records(
     it = iter(records)
     seen: dict[str, int] = {}
     rules = load_rules(conn, learn_after=learn_after)  # once per ingest, for every round
-    while chunk := [repeat_identity(reversal_identity(r), seen) for r in islice(it, ROUND_SIZE)]:
+    size = min(round_size or ROUND_SIZE, ROUND_SIZE)  # a caller may ask for smaller rounds
+    while chunk := [repeat_identity(reversal_identity(r), seen) for r in islice(it, size)]:
         counts["records"] += len(chunk)
         # screened before the known ids are dropped: an over-long id is stored as its hash
         screened = [screen(r, limits, window) for r in chunk]
@@ -128,6 +133,8 @@ def apply_records(
                 counts=counts,
                 account_ids=book.ids,
             )
+        if on_round is not None:
+            on_round(counts["records"])
     others = [plan_lump_sum(r, day) for r in lump_sums]
     others += [plan_other(r, day, "rejected", "NOT_A_PAYMENT") for r in debits]
     persist(conn, others, source=source, raw_file_id=raw_file_id, actor=actor, counts=counts)

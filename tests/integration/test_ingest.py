@@ -287,12 +287,19 @@ def test_a_failing_worker_leaves_the_file_to_be_retried(
 ) -> None:
     load_tiny_city(engine)
     monkeypatch.setattr(ingest_service, "read_in_worker", _dead_worker)
-    data = _statement(WriterEntry(amount=100, booking_date=DAY, acct_svcr_ref="F1"))
+    data = _statement(
+        WriterEntry(amount=100, booking_date=DAY, acct_svcr_ref="F1"),
+        WriterEntry(amount=200, booking_date=DAY, acct_svcr_ref="F2"),
+    )
     result = ingest_bytes(engine, settings, data, filename="f.xml", source="bank")
     assert result.status == "failed" and "WorkerFailed" in (result.reason or "")
-    assert _counts(engine)["payments"] == 0
+    # the round committed before the worker died stays; the file is left to resume
+    assert _counts(engine)["payments"] == 1
     with engine.connect() as conn:
         assert conn.execute(select(raw_files.c.status)).scalar_one() == "received"
+    monkeypatch.setattr(ingest_service, "read_in_worker", partial(read_in_worker, batch=1))
+    again = ingest_bytes(engine, settings, data, filename="f.xml", source="bank")
+    assert again.status == "applied" and _counts(engine)["payments"] == 2  # each once
 
 
 def _dead_worker(path, fmt, options):  # type: ignore[no-untyped-def]

@@ -30,7 +30,7 @@ from gateway.services.agents import add_agent, load_agent
 from gateway.services.payments import PaymentInput, post_payment, reverse_payment
 from tests.integration.finance_kit import CENTRE_IBAN, DAY, XSD
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 NEXT = DAY + timedelta(days=1)
 TZ = ZoneInfo("Europe/Chisinau")
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, union, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from gateway.db import reading
 from gateway.errors import Conflict, NotFound, UserError
@@ -217,40 +217,42 @@ def report_bytes(
         return render(build_report(load_inputs(conn, day, collectors)).to_json(), fmt)
 
 
+def open_days(conn: Connection, *, horizon_days: int = 62) -> list[tuple[date, int]]:
+    """(day, credits received) of every open day with payments or statements, oldest first,
+    within ``horizon_days`` of the latest payment. Cheap: grouped counts only."""
+    latest = conn.execute(select(func.max(payments.c.business_day))).scalar()
+    if latest is None:
+        return []
+    since = latest - timedelta(days=horizon_days)
+    counts = dict(
+        conn.execute(
+            select(payments.c.business_day, func.count())
+            .where(payments.c.business_day >= since, payments.c.direction == "credit")
+            .group_by(payments.c.business_day)
+        ).all()
+    )
+    for d in conn.execute(
+        select(statements.c.business_day).where(statements.c.business_day >= since).distinct()
+    ).scalars():
+        counts.setdefault(d, 0)
+    closed = set(
+        conn.execute(
+            select(business_days.c.day).where(
+                business_days.c.status == DayState.CLOSED, business_days.c.day >= since
+            )
+        ).scalars()
+    )
+    return sorted((d, n) for d, n in counts.items() if d not in closed)
+
+
 def day_status(
     engine: Engine, collectors: Sequence[Collector] = (), *, horizon_days: int = 62
 ) -> list[DayStatus]:
-    """Every open day with payments or statements (within the horizon), and its blockers."""
+    """Every open day (see ``open_days``) with what blocks its close (a report per day)."""
     with reading(engine) as conn:
-        latest = conn.execute(select(func.max(payments.c.business_day))).scalar()
-        if latest is None:
-            return []
-        since = latest - timedelta(days=horizon_days)
-        days = (
-            conn.execute(
-                union(
-                    select(payments.c.business_day.label("d")).where(
-                        payments.c.business_day >= since
-                    ),
-                    select(statements.c.business_day.label("d")).where(
-                        statements.c.business_day >= since
-                    ),
-                ).order_by("d")
-            )
-            .scalars()
-            .all()
-        )
-        closed = set(
-            conn.execute(
-                select(business_days.c.day).where(business_days.c.status == DayState.CLOSED)
-            ).scalars()
-        )
         out = []
-        for d in days:
-            if d in closed:
-                continue
+        for d, count in open_days(conn, horizon_days=horizon_days):
             report = build_report(load_inputs(conn, d, collectors))
-            count = sum(r[2] for r in report.section("channels").rows)
             out.append(DayStatus(d, count, [(f.key, f.detail) for f in report.blocking]))
         return out
 

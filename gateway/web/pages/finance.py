@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from gateway.collectors import load_collectors
 from gateway.db import reading
 from gateway.errors import UserError
-from gateway.services.day_close import close_day, day_status, report_bytes
+from gateway.services.day_close import close_day, open_days, report_bytes
 from gateway.services.finance_charts import chart_data
 from gateway.services.orders import create_orders, list_orders, mark_sent, order_file
 from gateway.services.people import Role
@@ -70,13 +70,11 @@ async def day_page(request: Request, day: FromPath[date]) -> Template:
     collectors = load_collectors(settings)
 
     def load():  # type: ignore[no-untyped-def]
-        return (
-            daily_report(engine, day, collectors),
-            _closed(engine, day),
-            day_status(engine, collectors),
-        )
+        with reading(engine) as conn:
+            days = open_days(conn)
+        return daily_report(engine, day, collectors), _closed(engine, day), days
 
-    report, closed, open_days = await anyio.to_thread.run_sync(load)
+    report, closed, days = await anyio.to_thread.run_sync(load)
     person = who(request)
     return page(
         request,
@@ -86,7 +84,7 @@ async def day_page(request: Request, day: FromPath[date]) -> Template:
         report=report,
         sections={s.name: s for s in report.sections},
         closed=closed if closed is not None and closed.status == "closed" else None,
-        open_days=open_days,
+        open_days=days,
         can_close=any(person.actor.allows(r) for r in CLOSERS),
         prev_day=day - timedelta(days=1),
         next_day=day + timedelta(days=1),

@@ -47,6 +47,11 @@ class Settings:
     # GATEWAY_LEARN_AFTER)
     four_eyes_above: int = 1_000_000
     learn_after: int = 2
+    # reliability: a post not committed within write_timeout seconds is answered 503 and
+    # never committed later (GATEWAY_WRITE_TIMEOUT); records per committed ingest round,
+    # None for the backend's default (GATEWAY_INGEST_ROUND; see services/ingest_rounds.py)
+    write_timeout: float = 5.0
+    ingest_round: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -69,6 +74,7 @@ class Settings:
                 env.get("GATEWAY_SESSION_IDLE_MINUTES", cls.session_idle_minutes)
             ),
             **_review_settings(env),
+            **_reliability_settings(env),
         )
 
     def with_(self, **changes: object) -> Settings:
@@ -93,4 +99,13 @@ def _review_settings(env: Mapping[str, str]) -> dict[str, int]:
         out["four_eyes_above"] = parse_amount(env["GATEWAY_FOUR_EYES_ABOVE"])
     if env.get("GATEWAY_LEARN_AFTER"):
         out["learn_after"] = max(1, int(env["GATEWAY_LEARN_AFTER"]))
+    return out
+
+
+def _reliability_settings(env: Mapping[str, str]) -> dict[str, float | int]:
+    out: dict[str, float | int] = {}
+    if env.get("GATEWAY_WRITE_TIMEOUT"):
+        out["write_timeout"] = max(0.1, float(env["GATEWAY_WRITE_TIMEOUT"]))
+    if env.get("GATEWAY_INGEST_ROUND"):
+        out["ingest_round"] = max(1, int(env["GATEWAY_INGEST_ROUND"]))
     return out

@@ -168,6 +168,7 @@ def _ingest(
                 source or parser.name,
                 parser.name,
                 learn_after=settings.learn_after,
+                round_size=settings.ingest_round,
             )
     except _NoRecords as exc:
         return _quarantine(engine, raw_id, filename, sha, parser.name, str(exc))
@@ -257,6 +258,7 @@ def _apply(
     fmt: str,
     *,
     learn_after: int,
+    round_size: int | None = None,
 ) -> dict[str, int]:
     today = business_today()
     with ingest_rounds.rounds_connection(engine, INGEST_CACHE_MB) as conn, _claimed(conn, raw_id):
@@ -272,7 +274,7 @@ def _apply(
             learn_after=learn_after,
             plausibility=config.plausibility,
             policy=config.allocation,
-            round_size=ingest_rounds.round_size(conn),
+            round_size=round_size or ingest_rounds.round_size(conn),
             on_round=lambda done: ingest_rounds.commit_round(conn, raw_id, done),
         )
         # an intraday report may hold no money at all, yet its statement is worth keeping

@@ -41,8 +41,9 @@ def cmd_fixtures_generate(args: argparse.Namespace, settings: Settings) -> int:
     from fixtures.generate import generate
 
     summary = generate(
-        Path(args.out), scale=args.scale, seed=args.seed, day=args.day, progress=_tty()
-    )
+        Path(args.out), scale=args.scale, seed=args.seed, day=args.day, progress=_tty(),
+        mix=args.mix, payments=args.payments,
+    )  # fmt: skip
     for key, value in summary.items():
         print(f"{key}: {value}")
     return 0
@@ -318,6 +319,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--scale", choices=["small", "seed"], default="small")
     g.add_argument("--seed", type=int, default=1)
     g.add_argument("--day", type=_day, default=None, help="business day (default: 2026-11-20)")
+    g.add_argument(
+        "--mix", choices=["clear", "messy"], default="clear",
+        help="clear: the usual day of six channels; messy: one statement of hard transfer "
+        "texts (see fixtures/messy.py)",
+    )  # fmt: skip
+    g.add_argument("--payments", type=int, default=None, help="payments in the day")
     g.set_defaults(func=cmd_fixtures_generate)
     s = fx.add_parser("score", help="compare the database with DIR/truth.csv")
     s.add_argument("dir")

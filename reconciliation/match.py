@@ -37,13 +37,13 @@ and posts ``allocate.reverse`` of its rows; only a reversal it cannot pair reach
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 
 from reconciliation.allocate import DEFAULT_POLICY, AllocationPolicy, allocate
 from reconciliation.model import (
@@ -54,6 +54,7 @@ from reconciliation.model import (
     OpenLine,
     PaymentRecord,
 )
+from reconciliation.names import NameIndex
 from reconciliation.references import (
     damm_digit,
     display_account_no,
@@ -65,11 +66,10 @@ from reconciliation.review import ReasonCode
 from reconciliation.text_refs import TextRefs, extract, normalize
 
 MAX_CANDIDATES = 5
+#: Why a name suggestion is a candidate; such candidates never need the account's lines.
+NAME_CANDIDATE = "holder name and address resemble the payment"
 #: rapidfuzz token-sort score from which a payer name "resembles" the account holder.
 NAME_RESEMBLES = 85
-#: Suggestions below this rapidfuzz score are noise and are not shown.
-NAME_SUGGEST_MIN = 60
-_NAME_BLOCK_MAX = 3000  # tokens shared by more accounts than this do not discriminate
 
 
 class CityIndex:
@@ -93,7 +93,8 @@ class CityIndex:
         self.ref_invoice = ref_invoice
         self.registry_refs = registry_refs
         self._open_total: dict[str, int] = {}
-        self._names: _NameIndex | None = None
+        self._names: NameIndex | None = None
+        self._names_from: Callable[[], NameIndex] | None = None
 
     @classmethod
     def build(
@@ -149,42 +150,22 @@ class CityIndex:
         info = self.accounts.get(account_no)
         return info is not None and info.status == "open"
 
-    def names(self) -> _NameIndex:
+    def names(self) -> NameIndex:
+        """The holder-name index: the one ``use_names`` gives, else built from ``accounts``."""
+        if self._names is None and self._names_from is not None:
+            self._names = self._names_from()
         if self._names is None:
-            self._names = _NameIndex(self.accounts.values())
+            self._names = NameIndex(
+                (a.account_no, a.payer_name, a.address)
+                for a in self.accounts.values()
+                if a.status == "open"
+            )
         return self._names
 
-
-class _NameIndex:
-    """Token -> accounts blocking, then rapidfuzz on the shortlist only."""
-
-    def __init__(self, accounts: Iterable[AccountInfo]) -> None:
-        self.text: dict[str, str] = {}
-        self.by_token: dict[str, list[str]] = defaultdict(list)
-        for a in accounts:
-            if a.status != "open":
-                continue
-            text = normalize(f"{a.payer_name} {a.address}")
-            self.text[a.account_no] = text
-            for tok in set(_words(text)):
-                self.by_token[tok].append(a.account_no)
-
-    def suggest(self, query: str, limit: int = MAX_CANDIDATES) -> list[tuple[str, float]]:
-        """Accounts whose holder and address resemble ``query``, best first, score 0..1."""
-        hits: Counter[str] = Counter()
-        for tok in set(_words(normalize(query))):
-            accounts = self.by_token.get(tok, ())
-            if len(accounts) <= _NAME_BLOCK_MAX:
-                hits.update(accounts)  # counted in C; first-seen order kept for ties
-        if not hits:
-            return []
-        # Stable like the sort by -hits it replaces: ties stay in first-seen order.
-        shortlist = sorted(hits, key=hits.__getitem__, reverse=True)[:300]
-        choices = {a: self.text[a] for a in shortlist}
-        scored = process.extract(
-            normalize(query), choices, scorer=fuzz.token_set_ratio, limit=limit
-        )
-        return [(acc, score / 100) for _, score, acc in scored if score >= NAME_SUGGEST_MIN]
+    def use_names(self, names: Callable[[], NameIndex]) -> None:
+        """Take the name index from ``names()`` when first needed: one built once for the
+        city and shared (the service keeps one per process and database)."""
+        self._names_from = names
 
 
 # Runs of alphanumerics (str.isalnum: \w without "_") of three or more.
@@ -464,7 +445,7 @@ def _name_candidates(record: PaymentRecord, index: CityIndex, refs: TextRefs) ->
     if not _words(query):
         return []
     return [
-        Candidate(acc, round(0.6 * score, 3), "holder name and address resemble the payment")
+        Candidate(acc, round(0.6 * score, 3), NAME_CANDIDATE)
         for acc, score in index.names().suggest(query)
     ]
 

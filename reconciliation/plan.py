@@ -16,6 +16,7 @@ from datetime import date
 
 from reconciliation.allocate import DEFAULT_POLICY, AllocationError, AllocationPolicy, open_after
 from reconciliation.match import (
+    NAME_CANDIDATE,
     CityIndex,
     DuplicateFlag,
     SeenPayment,
@@ -185,18 +186,22 @@ def mentions(records: Sequence[PaymentRecord]) -> Mentions:
 
 
 def reached(decisions: Sequence[Decision]) -> set[str]:
-    """Every account the matcher placed money on or suggested."""
-    return {a for d in decisions for a in d.accounts} | {
-        c.account_no for d in decisions for c in d.candidates
-    }
+    """Every account the matcher placed money on or suggested from what it read of it."""
+    return {a for d in decisions for a in touched(d)}
 
 
 def rematch(
     record: PaymentRecord, decision: Decision, index: CityIndex, missing: set[str]
 ) -> Decision:
     """Match again a record whose decision touched an account loaded late (``missing``)."""
-    touched = set(decision.accounts) | {c.account_no for c in decision.candidates}
-    return match(record, index) if touched & missing else decision
+    return match(record, index) if touched(decision) & missing else decision
+
+
+def touched(decision: Decision) -> set[str]:
+    """The accounts whose lines or holder a decision read. A name suggestion read neither
+    (the name index is the whole city's), so it needs no lines and no second match."""
+    named = {c.account_no for c in decision.candidates if c.reason != NAME_CANDIDATE}
+    return named | set(decision.accounts)
 
 
 # --- decisions to planned payments ---------------------------------------------------------------

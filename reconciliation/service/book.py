@@ -8,6 +8,7 @@ from sqlalchemy import Connection
 
 from reconciliation.model import AccountInfo
 from reconciliation.service.load import load_account_infos
+from reconciliation.service.names import shared_names
 
 
 class AccountBook(Mapping[str, AccountInfo]):
@@ -18,10 +19,10 @@ class AccountBook(Mapping[str, AccountInfo]):
     (``book[account_no]``). Holding all 213,377 names and addresses costs ~110 MB, and a
     keyword-anchored account never needs its holder's name, so names are loaded only for
     the accounts the matcher asked about by ``[]`` (``asked``; the service loads them with
-    ``preload`` and matches those records again), and for all accounts only when the
-    fuzzy-name index is built (``values()``: a payment that gives nothing but a name).
-    Accounts not loaded read with empty names, which only ever weakens a match into review,
-    never strengthens one.
+    ``preload`` and matches those records again). Accounts not loaded read with empty
+    names, which only ever weakens a match into review, never strengthens one. Name
+    suggestions come from the city's name index (``names``, kept per process and database
+    by ``reconciliation.service.names``), not from the book.
     """
 
     def __init__(self, conn: Connection) -> None:
@@ -36,6 +37,7 @@ class AccountBook(Mapping[str, AccountInfo]):
         self._full: dict[str, AccountInfo] = {}
         self._all = False
         self.asked: set[str] = set()  # asked for by name and read without one
+        self.names = shared_names(conn)  # the name index, looked up once for the whole file
 
     def preload(self, account_nos: Collection[str]) -> set[str]:
         """Load names for these accounts; returns those that were not loaded before."""

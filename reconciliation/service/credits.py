@@ -44,6 +44,7 @@ def load_index(
     book = book or AccountBook(conn)
     index = CityIndex.build((), lines)
     index.accounts = book  # type: ignore[assignment]
+    index.use_names(book.names)
     index.invoice_account.update((no, acc) for no, _, acc in inv_rows)
     index.ref_invoice.update((ref, no) for no, ref, _ in inv_rows)
     return index

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from bench.common import Result
 
-BENCHES = ["register_import", "camt_parse", "match", "ingest", "api", "report"]
+BENCHES = ["register_import", "camt_parse", "match", "ingest", "postgres", "api", "report"]
 
 
 def _fmt(x: float | None) -> str:

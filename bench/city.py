@@ -48,6 +48,20 @@ def seed_db(name: str) -> Path:
     return path
 
 
+@cache
+def messy_statement() -> Path:
+    """The seed city's messy day (``fixtures generate --scale seed --mix messy``): one
+    camt.053 of 100,000 hard transfer texts, with its truth.csv beside the inbox."""
+    from fixtures.generate import build_city
+    from fixtures.messy import MESSY_PAYMENTS, write_messy_day
+
+    out = _ROOT / "messy"
+    city = build_city("seed", seed=1, day=DAY)
+    write_messy_day(city, out, payments=MESSY_PAYMENTS["seed"], seed=1)
+    (xml,) = (out / "inbox" / "statement").iterdir()
+    return xml
+
+
 def scratch(name: str) -> Path:
     path = _ROOT / name
     path.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,16 @@ from rich.table import Table
 
 from bench.common import Result
 
-BENCHES = ["register_import", "camt_parse", "match", "ingest", "postgres", "api", "report"]
+BENCHES = [
+    "register_import",
+    "camt_parse",
+    "match",
+    "ingest",
+    "postgres",
+    "api",
+    "report",
+    "review_actions",
+]
 
 
 def _fmt(x: float | None) -> str:

@@ -57,6 +57,21 @@ def cmd_fixtures_score(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_fixtures_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.services.learning_replay import print_replay, replay
+
+    figures, report = replay(
+        _engine(settings),
+        settings,
+        Path(args.out),
+        scale=args.scale,
+        seed=args.seed,
+        months=args.months,
+    )
+    print_replay(figures, report)
+    return 0 if not report.learned_wrong and not report.misallocated else 1
+
+
 def cmd_invoices_import(args: argparse.Namespace, settings: Settings) -> int:
     from connectors.config import load_file
     from gateway.services.invoices import import_register
@@ -329,6 +344,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = fx.add_parser("score", help="compare the database with DIR/truth.csv")
     s.add_argument("dir")
     s.set_defaults(func=cmd_fixtures_score)
+    r = fx.add_parser(
+        "replay", help="months of habit days: resolve the queue from truth, measure learning"
+    )
+    r.add_argument("--out", required=True)
+    r.add_argument("--scale", choices=["small", "seed"], default="small")
+    r.add_argument("--seed", type=int, default=1)
+    r.add_argument("--months", type=int, default=3)
+    r.set_defaults(func=cmd_fixtures_replay)
 
     inv = sub.add_parser("invoices", help="invoice register").add_subparsers(
         dest="inv_cmd", required=True
@@ -409,9 +432,12 @@ def build_parser() -> argparse.ArgumentParser:
     dc = dy.add_parser("close", help="close a business day (refused while a finding is open)")
     dc.add_argument("day", type=_day)
     dc.add_argument(
-        "--ack", action="append", default=[], metavar="FINDING=comment",
+        "--ack",
+        action="append",
+        default=[],
+        metavar="FINDING=comment",
         help="acknowledge a finding with a comment (repeatable)",
-    )  # fmt: skip
+    )
     dc.set_defaults(func=cmd_day_close)
     dy.add_parser("status", help="open days and what blocks each").set_defaults(func=cmd_day_status)
 

@@ -10,7 +10,9 @@ Who is "the same payer" (``payer_keys``):
 - ``text:<name>|<text>``: without an IBAN, the payer's name with the text they wrote,
   case- and diacritic-folded, months, dates, amounts and years removed. People repeat the
   details they saved in their web-banking template, address included, so the same name
-  with the same words is the same habit; a name alone is never a key (namesakes abound).
+  with the same words is the same habit; a name alone is never a key (namesakes abound),
+  and a text without a name only when it has three words or more and a number (a house,
+  a flat, an account as typed), never a generic "servicii comunale".
 
 When a rule places a payment (all must hold):
 
@@ -71,11 +73,13 @@ _WORDS = re.compile(r"[0-9a-zа-яё]+")
 
 
 def _habit(name: str | None, text: str | None) -> str | None:
-    if not name or not name.strip():
-        return None
-    folded_name = " ".join(_WORDS.findall(normalize(name)))
-    rest = " ".join(_WORDS.findall(_NOISE.sub(" ", normalize(text or ""))))
-    return f"{folded_name}|{rest}"[:290] if folded_name else None
+    folded_name = " ".join(_WORDS.findall(normalize(name or "")))
+    words = _WORDS.findall(_NOISE.sub(" ", normalize(text or "")))
+    if not words:
+        return None  # a name alone: namesakes abound
+    if not folded_name and (len(words) < 3 or not any(w.isdigit() for w in words)):
+        return None  # no name, and a text too generic to tell one payer from another
+    return f"{folded_name}|{' '.join(words)}"[:290]
 
 
 def payer_keys(

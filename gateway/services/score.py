@@ -26,6 +26,7 @@ from sqlalchemy import Engine, func, select
 
 from gateway.db import reading
 from gateway.errors import UserError
+from reconciliation.learning import LEARNED_REASON
 from schemas.tables import accounts, allocations, payments
 
 AUTO_RATE_TARGET = 0.97
@@ -42,6 +43,8 @@ class ScoreReport:
     review_reasons: Counter = field(default_factory=Counter)
     unbalanced: list[str] = field(default_factory=list)
     unsettled: list[str] = field(default_factory=list)  # lump sums that settled nothing
+    learned: int = 0  # placed by a rule learned from accountants' decisions
+    learned_wrong: list[str] = field(default_factory=list)  # of those, on a wrong account
 
     @property
     def auto_rate(self) -> float:
@@ -113,6 +116,10 @@ def _score_row(report: ScoreReport, row: dict[str, str], pays: dict, placed: dic
     got = placed.get(pay.id, {})
     if got and not set(got) <= meant:
         report.misallocated.append(ext)
+    if pay.reason == LEARNED_REASON:
+        report.learned += 1
+        if not got or not set(got) <= meant:
+            report.learned_wrong.append(ext)
     if pay.status == "allocated" and got and sum(got.values()) != pay.amount:
         report.unbalanced.append(ext)
     if row.get("clear_reference") == "1":
@@ -135,6 +142,12 @@ def print_score(report: ScoreReport) -> None:
         "statuses:                "
         + ", ".join(f"{k}={v}" for k, v in sorted(report.statuses.items()))
     )
+    would_be = report.statuses.get("review", 0) + report.learned
+    if report.learned:
+        print(
+            f"learned from decisions:  {report.learned} of {would_be} would-be review items "
+            f"placed ({report.learned / would_be:.1%}), {len(report.learned_wrong)} misallocated"
+        )
     print("review reasons:")
     for reason, n in report.review_reasons.most_common():
         print(f"  {reason:<28} {n}")

@@ -86,3 +86,17 @@ def test_a_contradiction_retires_the_rule_and_an_undo_forgets(engine, settings) 
     rules = {r.account_no: r for r in list_rules(engine)}
     assert rules[ACC_MARIA].decisions == 0 and rules[ACC_ION].decisions == 2
     assert rules[ACC_ION].status == "retired"  # retired stays retired: a person re-enables
+
+
+def test_replay_of_habit_months_places_would_be_review_items_without_a_mistake(
+    sqlite_engine, tmp_path
+) -> None:
+    from gateway.services.learning_replay import replay
+    from gateway.settings import Settings
+
+    settings = Settings(database_url=str(sqlite_engine.url), data_dir=tmp_path / "data")
+    figures, report = replay(sqlite_engine, settings, tmp_path / "city", months=3)
+    last = figures[-1]
+    assert figures[0].learned == figures[1].learned == 0  # one decision per payer is not enough
+    assert last.learned > 0 and report.learned == last.learned
+    assert report.learned_wrong == [] and report.misallocated == [] and report.lost == []

@@ -35,7 +35,9 @@ def test_the_same_habit_in_another_month_is_the_same_key():
     nov = payer_keys(None, "Ion RUSU", "Ion Rusu, str. Ismail 86, noiembrie 2026, 150.00")
     dec = payer_keys(None, "Ion Rusu", "Ion Rusu, str. Ismail 86, decembrie 2026, 171.20")
     assert nov == dec and nov[0].startswith("text:")
-    assert payer_keys(None, None, "servicii comunale") == ()  # a text without a name: no key
+    assert payer_keys(None, None, "plata servicii comunale") == ()  # generic, nameless: no key
+    assert payer_keys(None, None, "Ion Rusu, str. Ismail 86") == ("text:|ion rusu str ismail 86",)
+    assert payer_keys(None, "Ion Rusu", None) == ()  # a name alone is never a key
     assert payer_keys(IBAN, None, None) == (f"iban:{IBAN}",)
     assert payer_keys("MD00BAD", None, None) == ()
 

@@ -19,6 +19,7 @@ The format is documented in schemas/formats/connectors_toml.md.
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import tomllib
@@ -29,6 +30,8 @@ from typing import Any
 
 from connectors.cron import cron_trigger
 from connectors.formats import FORMATS
+from connectors.formats.base import ReadOptions
+from connectors.formats.mt940_quirks import QUIRKS
 from gateway.errors import UserError
 from gateway.settings import Settings
 from reconciliation.allocate import DEFAULT_POLICY, AllocationPolicy
@@ -70,10 +73,19 @@ class ConnectorConfig:
     token_env: str | None = None
     # folder
     path: Path | None = None
+    # reading the files (connectors.formats.base.ReadOptions; schemas/formats/bank_files.md)
+    strict_balances: bool = False  # refuse a file whose balances or batch totals disagree
+    encoding: str | None = None  # a text file's encoding where detection cannot decide
+    intraday_booked: bool = False  # camt.052 entries as money, not information
+    quirks: tuple[str, ...] | None = None  # MT940 bank-quirk hooks; None: the default set
     # robustness
     attempts: int = 5  # per file / per page, including the first try
     backoff: float = 1.0  # seconds before the 2nd attempt, doubled each time after
     timeout: float = 30.0  # seconds for connect and for each network read
+
+    def read_options(self) -> ReadOptions:
+        """How this connector's files are read."""
+        return ReadOptions(self.strict_balances, self.encoding, self.intraday_booked, self.quirks)
 
     def bearer_token(self) -> str | None:
         """The token to send: from the named environment variable if given, else the file's."""
@@ -193,6 +205,8 @@ def _parse_one(table: Any, *, index: int, base_dir: Path, where: str) -> Connect
     for key in PATH_FIELDS:
         if key in values:
             values[key] = (base_dir / Path(values[key]).expanduser()).resolve()
+    if "quirks" in values:
+        values["quirks"] = tuple(values["quirks"])
     config = ConnectorConfig(**values)
     _check_values(label, config)
     return config
@@ -202,6 +216,9 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "port": (int,),
     "attempts": (int,),
     "enabled": (bool,),
+    "strict_balances": (bool,),
+    "intraday_booked": (bool,),
+    "quirks": (list,),
     "backoff": (int, float),
     "timeout": (int, float),
 }
@@ -220,7 +237,13 @@ def _check_type(label: str, key: str, value: Any) -> Any:
 
 
 def _type_name(types: tuple[type, ...]) -> str:
-    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+    names = {
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        str: "a string",
+        list: "a list of strings",
+    }
     return names[types[-1]]
 
 
@@ -244,6 +267,21 @@ def _check_values(label: str, c: ConnectorConfig) -> None:
         raise UserError(f"{label}: fields token and token_env: give one, not both")
     if c.schedule is not None:
         _check_cron(label, c.schedule)
+    _check_reading(label, c)
+
+
+def _check_reading(label: str, c: ConnectorConfig) -> None:
+    if c.encoding is not None:
+        try:
+            codecs.lookup(c.encoding)
+        except LookupError:
+            raise UserError(f"{label}: field encoding: unknown encoding {c.encoding!r}") from None
+    if c.quirks is not None:
+        unknown = [q for q in c.quirks if not isinstance(q, str) or q not in QUIRKS]
+        if unknown:
+            raise UserError(
+                f"{label}: field quirks: unknown {unknown[0]!r} (known: {', '.join(QUIRKS)})"
+            )
 
 
 def _check_cron(label: str, expr: str) -> None:
@@ -259,7 +297,15 @@ CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 # Shape only: statements carry the collector's IBAN as written, and the demo city's synthetic
 # ones do not pass mod-97; what this catches is a stray space, letter case or a wrong field.
 IBAN_SHAPE_RE = re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$")
-COLLECTOR_FIELDS = ("code", "name", "ibans", "name_patterns", "fee_max_permille", "lag_days")
+COLLECTOR_FIELDS = (
+    "code",
+    "name",
+    "ibans",
+    "name_patterns",
+    "entry_patterns",
+    "fee_max_permille",
+    "lag_days",
+)
 ALLOCATION_FIELDS = ("provider_priority", "priority_within_period")
 
 
@@ -284,13 +330,23 @@ def _collector(table: Any, index: int, where: str) -> Collector:
     if bad:
         raise UserError(f"{label}: field ibans: not an IBAN: {bad[0]!r}")
     patterns = tuple(fold(p) for p in _strings(label, table, "name_patterns"))
-    if not ibans and not patterns:
-        raise UserError(f"{label}: give ibans or name_patterns, or it can never be recognised")
+    entry_patterns = tuple(_strings(label, table, "entry_patterns"))
+    for p in entry_patterns:
+        try:
+            re.compile(p)
+        except re.error as exc:
+            raise UserError(f"{label}: field entry_patterns: {p!r} is not a regular expression "
+                            f"({exc})") from None  # fmt: skip
+    if not ibans and not patterns and not entry_patterns:
+        raise UserError(
+            f"{label}: give ibans, name_patterns or entry_patterns, or it can never be recognised"
+        )
     return Collector(
         code=code,
         name=name.strip(),
         ibans=ibans,
         name_patterns=patterns,
+        entry_patterns=entry_patterns,
         fee_max_permille=_int(label, table, "fee_max_permille", 20, 0, 1000),
         lag_days=_int(label, table, "lag_days", 3, 0, 60),
     )

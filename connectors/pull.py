@@ -108,6 +108,7 @@ def _pull_files(
                     filename=entry.name,
                     source=c.name,
                     fmt=c.format,
+                    options=c.read_options(),
                 )
             finally:
                 Path(fetched.local_path).unlink(missing_ok=True)  # the raw store has the bytes

@@ -14,9 +14,13 @@ import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.errors import UserError
 from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    from connectors.formats.base import ReadOptions
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 #: commands that run until stopped: they log at GATEWAY_LOG_LEVEL (INFO) wherever they run
@@ -164,11 +168,28 @@ def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.services.ingest import ingest_path
 
+    options = _connector_read_options(settings, args.source)
     result = ingest_path(
-        _engine(settings), settings, Path(args.file), source=args.source, fmt=args.format
+        _engine(settings),
+        settings,
+        Path(args.file),
+        source=args.source,
+        fmt=args.format,
+        options=options,
     )
     print(result.describe())
     return result.exit_code
+
+
+def _connector_read_options(settings: Settings, source: str | None) -> ReadOptions:
+    """A file ingested as a configured connector's is read as that connector reads it."""
+    from connectors.config import load_file
+    from connectors.formats.base import ReadOptions
+
+    for c in load_file(settings).connectors if source else ():
+        if c.name == source:
+            return c.read_options()
+    return ReadOptions()
 
 
 def cmd_pull(args: argparse.Namespace, settings: Settings) -> int:

@@ -123,7 +123,12 @@ def split_lump_sums(
     lump, rest = [], []
     for r in credits:
         code = (
-            identify(collectors, r.debtor_iban, r.debtor_name)
+            identify(
+                collectors,
+                r.debtor_iban,
+                r.debtor_name,
+                (r.remittance, r.batch_ref, r.account_servicer_ref),
+            )
             if r.source_format in STATEMENT_FORMATS and collectors
             else None
         )

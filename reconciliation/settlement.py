@@ -37,12 +37,28 @@ class Collector:
     name_patterns: tuple[str, ...] = ()  # lower-case, diacritics folded
     fee_max_permille: int = 20
     lag_days: int = 3
+    #: regular expressions on an entry's own text (AddtlNtryInf, the entry reference), for a
+    #: lump sum booked as a batch without details: no payer to recognise it by
+    entry_patterns: tuple[str, ...] = ()
 
     def owns(self, iban: str | None, name: str | None) -> bool:
         if iban and iban.replace(" ", "").upper() in self.ibans:
             return True
         folded = fold(name or "")
         return bool(folded) and any(p in folded for p in self.name_patterns)
+
+    def names_entry(self, texts: Iterable[str | None]) -> bool:
+        """True when a pattern matches one of ``texts``, as written or folded (case and
+        diacritics ignored)."""
+        if not self.entry_patterns:
+            return False
+        for text in texts:
+            if not text:
+                continue
+            for form in {text, fold(text)}:
+                if any(re.search(p, form, re.IGNORECASE) for p in self.entry_patterns):
+                    return True
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +111,26 @@ def _combining_marks() -> dict[int, None]:
     return {cp: None for cp in range(0x10000) if unicodedata.combining(chr(cp))}
 
 
-def identify(collectors: Iterable[Collector], iban: str | None, name: str | None) -> str | None:
-    """The code of the collector that sent a credit, or None for an ordinary payer."""
+def identify(
+    collectors: Iterable[Collector],
+    iban: str | None,
+    name: str | None,
+    entry_texts: Sequence[str | None] = (),
+) -> str | None:
+    """The code of the collector that sent a credit, or None for an ordinary payer.
+
+    ``entry_texts`` (the entry's additional information and references) are asked only of a
+    credit that names no payer at all: a lump sum booked without details.
+    """
     compact = iban.replace(" ", "").upper() if iban else ""
     folded = fold(name) if name else ""
     for c in collectors:
         if compact in c.ibans or (folded and any(p in folded for p in c.name_patterns)):
             return c.code
+    if not iban and not name and any(entry_texts):
+        for c in collectors:
+            if c.names_entry(entry_texts):
+                return c.code
     return None
 
 

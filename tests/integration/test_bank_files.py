@@ -4,16 +4,22 @@ are stored with the file, intraday reports are kept as information (SQLite and P
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from connectors.formats.base import ReadOptions
-from gateway.services.ingest import ingest_path
-from schemas.tables import payments, raw_files, statement_findings, statements
-from tests.integration.citykit import load_tiny_city
+from fixtures.writers import PostLine, StatementMeta, WriterEntry, write_camt053
+from fixtures.writers.post_registry import write_post_registry
+from gateway.services.ingest import ingest_bytes, ingest_path
+from schemas.tables import payments, raw_files, settlements, statement_findings, statements
+from tests.integration.citykit import ACC_ION, ACC_MARIA, load_tiny_city
 
+DAY = date(2026, 11, 20)
+IBAN = "MD24AG000225100013104168"
 CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "samples" / "real_shapes"
 REFUSED = sorted(
     p
@@ -93,3 +99,40 @@ def test_swiss_closing_balance_is_a_finding_unless_the_connector_is_strict(
     with engine.connect() as conn:
         (finding,) = conn.execute(select(statement_findings)).all()
     assert (finding.kind, finding.difference) == ("balance_mismatch", -3550)
+
+
+def test_lump_sum_known_only_by_its_entry_text_settles_the_registry(
+    engine, settings, tmp_path: Path
+) -> None:
+    """A bank books the post office's lump sum as a batch without details: no payer, only
+    AddtlNtryInf names it. A collector's ``entry_patterns`` recognises it."""
+    load_tiny_city(engine)
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        '[[collector]]\ncode = "POSTA"\nname = "Posta Moldovei"\n'
+        'entry_patterns = ["posta moldovei reestru"]\nfee_max_permille = 15\n',
+        "utf-8",
+    )
+    settings = replace(settings, config_path=config)
+    lines = [
+        PostLine(ACC_ION, 40000, DAY, "MD-2068", "R1"),
+        PostLine(ACC_MARIA, 15050, DAY, "MD-2068", "R2"),
+    ]
+    entry = WriterEntry(amount=55050 - 800, booking_date=DAY, acct_svcr_ref="LS9", batch_count=2)
+    statement = write_camt053([entry], StatementMeta(iban=IBAN, statement_id="S9")).replace(
+        b"</NtryDtls>",
+        b"</NtryDtls><AddtlNtryInf>INCASARE POSTA MOLDOVEI REESTRU 20.11.2026</AddtlNtryInf>",
+    )
+    registry = write_post_registry(lines, registry_date=DAY)
+    for name, data in (("reg.txt", registry), ("s.xml", statement)):
+        assert ingest_bytes(engine, settings, data, filename=name, source=name).status == "applied"
+    with engine.connect() as conn:
+        line = conn.execute(select(settlements)).one()
+        lump = conn.execute(select(payments).where(payments.c.external_id == "LS9")).one()
+    assert (lump.channel, line.collector, line.status, line.difference) == (
+        "settlement",
+        "POSTA",
+        "fee",
+        -800,
+    )
+    assert line.statement_payment_id == lump.id

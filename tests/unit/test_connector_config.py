@@ -161,3 +161,21 @@ def test_weekday_schedule_fires_on_the_crontab_day_in_chisinau() -> None:
     assert monday == datetime(2026, 11, 23, 6, 30, tzinfo=ZoneInfo("Europe/Chisinau"))
     sundays = cron_trigger("0 9 * * 0")
     assert sundays.get_next_fire_time(None, saturday_evening).day == 22
+
+
+def test_reading_options_reach_the_parser_and_bad_ones_are_named() -> None:
+    (c,) = parse(
+        {**SFTP, "strict_balances": True, "encoding": "cp866", "quirks": ["swift_envelope"]}
+    )
+    options = c.read_options()
+    assert (options.strict_balances, options.encoding, options.quirks) == (
+        True,
+        "cp866",
+        ("swift_envelope",),
+    )
+    assert not parse(SFTP)[0].read_options().strict_balances  # findings, not refusals
+    assert "field encoding: unknown encoding 'klingon'" in refused({**SFTP, "encoding": "klingon"})
+    assert "field quirks: unknown 'bank_x'" in refused({**SFTP, "quirks": ["bank_x"]})
+    assert "field strict_balances: expected true or false" in refused(
+        {**SFTP, "strict_balances": "yes"}
+    )

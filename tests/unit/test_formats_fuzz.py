@@ -17,10 +17,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors.formats import FORMATS, FormatError, detect_format, get_format
-from reconciliation.model import PaymentRecord
+from reconciliation.model import PaymentRecord, StatementSummary
 
 SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "samples"
-MINE = ["camt053", "camt054", "mt940", "post_registry", "terminal", "compensation"]
+MINE = [
+    "camt052",
+    "camt053",
+    "camt054",
+    "mt940",
+    "mt942",
+    "post_registry",
+    "terminal",
+    "compensation",
+]
+REAL_SHAPES = SAMPLES / "real_shapes"  # bank files in real shapes: fuzzed per detected format
 FUZZ = settings(
     max_examples=int(os.environ.get("FUZZ_EXAMPLES", "60")),
     deadline=2000,
@@ -30,16 +40,27 @@ FUZZ = settings(
 
 
 def _samples(fmt: str) -> list[bytes]:
-    return [
-        p.read_bytes()
-        for p in sorted((SAMPLES / fmt).glob("*"))
-        if p.is_file() and not p.name.endswith(".jsonl")
+    own = [p for p in sorted((SAMPLES / fmt).glob("*")) if p.is_file()]
+    shapes = [
+        p
+        for p in sorted(REAL_SHAPES.rglob("*"))
+        if p.is_file() and not p.name.endswith(".jsonl") and _detected(p) == fmt
     ]
+    skip = (".expected.jsonl", ".options.json", ".md")
+    return [p.read_bytes() for p in own + shapes if not p.name.endswith(skip)]
+
+
+def _detected(path: Path) -> str | None:
+    try:
+        return detect_format(path.read_bytes()).name
+    except FormatError:
+        return None
 
 
 def _check(fmt: str, data: bytes) -> None:
     try:
-        records = list(get_format(fmt).parse(data))
+        reading = get_format(fmt).read(data)
+        records = list(reading.records)
     except FormatError as exc:
         assert str(exc) and "\n" not in str(exc)
         return
@@ -47,6 +68,10 @@ def _check(fmt: str, data: bytes) -> None:
         assert isinstance(r, PaymentRecord)
         assert isinstance(r.amount, int) and r.amount >= 0
         assert r.external_id
+    for summary in reading.statements:  # what the ingest stores: whole bani, one-line findings
+        assert isinstance(summary, StatementSummary)
+        assert isinstance(summary.credits, int) and summary.credits >= 0
+        assert all("\n" not in f.detail for f in summary.findings)
 
 
 @st.composite

@@ -13,7 +13,8 @@ import pytest
 
 from connectors import parse_worker
 from connectors.formats import FormatError, get_format
-from connectors.parse_worker import WorkerFailed, parse_in_worker
+from connectors.formats.base import ReadOptions
+from connectors.parse_worker import WorkerFailed, parse_in_worker, read_in_worker
 from fixtures.writers.camt import write_camt053
 from fixtures.writers.entries import StatementMeta, WriterEntry
 
@@ -106,3 +107,28 @@ def test_a_worker_that_crashes_says_why_without_a_traceback(tmp_path: Path) -> N
     message = str(failed.value)
     assert "exited with code 1" in message and "ValueError" in message
     assert "Traceback" not in message
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name", "options"),
+    [
+        ("mt940", "balances/mt940_multipart_chain_broken.sta", ReadOptions()),
+        ("camt053", "balances/camt053_closing_leaves_out_entry.xml", ReadOptions()),
+        ("camt052", "versions/camt.052.001.08.xml", ReadOptions(intraday_booked=True)),
+    ],
+)
+def test_worker_hands_over_statements_and_findings_with_the_connector_options(
+    fmt: str, name: str, options: ReadOptions
+) -> None:
+    path = SAMPLES / "real_shapes" / name
+    here = get_format(fmt).read(path.read_bytes(), options)
+    here_records = list(here.records)
+    there = read_in_worker(path, fmt, options, batch=1)
+    assert list(there.records) == here_records and here_records
+    assert there.statements == here.statements and there.statements
+
+
+def test_worker_refuses_like_the_in_process_read_when_strict() -> None:
+    path = SAMPLES / "real_shapes" / "balances" / "camt053_closing_leaves_out_entry.xml"
+    with pytest.raises(FormatError, match="balances do not agree"):
+        list(read_in_worker(path, "camt053", ReadOptions(strict_balances=True)).records)

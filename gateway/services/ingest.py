@@ -78,8 +78,16 @@ class IngestResult:
             return f"{self.filename}: quarantined, nothing applied: {self.reason}"
         if self.status == "failed":
             return f"{self.filename}: failed, nothing applied, will be retried: {self.reason}"
-        parts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in self.counts.items() if v)
+        shown = {k: v for k, v in self.counts.items() if v and k not in _NOT_SHOWN}
+        parts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in shown.items())
+        found = self.counts.get("findings", 0)
+        if found:  # balances or batch totals the file states do not agree: finance must see it
+            parts += f"; {found} statement finding{'s' if found > 1 else ''} for the daily report"
         return f"{self.filename}: {self.records} records ({self.format}) applied: {parts}"
+
+
+#: Counts kept for the log but left out of the one-line summary.
+_NOT_SHOWN = frozenset({"statements", "findings"})
 
 
 def ingest_bytes(

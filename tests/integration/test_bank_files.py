@@ -96,6 +96,7 @@ def test_swiss_closing_balance_is_a_finding_unless_the_connector_is_strict(
         assert _count(engine, payments) == 0 and _count(engine, statement_findings) == 0
         return
     assert (result.status, result.records) == ("applied", 2)
+    assert result.describe().endswith("; 1 statement finding for the daily report")
     with engine.connect() as conn:
         (finding,) = conn.execute(select(statement_findings)).all()
     assert (finding.kind, finding.difference) == ("balance_mismatch", -3550)

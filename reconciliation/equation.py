@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from reconciliation.model import Channel, PaymentStatus
 from reconciliation.money import format_amount
 from reconciliation.report_parts import (
     Column,
@@ -148,15 +149,21 @@ class PaymentGroup:
     allocated: int  # sum of all their allocation rows (compensations included)
 
 
+#: The export contract's ``settled`` status (a lump sum that settled its registry); older
+#: rows say ``allocated`` on the settlement channel, which means the same.
+SETTLED_STATUS = "settled"
+
+
 def term_of(status: str, channel: str) -> Term:
     """The equation term of a statement credit with this status (the export contract's)."""
-    if status == "settled" or (status == "allocated" and channel == "settlement"):
+    allocated = status == PaymentStatus.ALLOCATED
+    if status == SETTLED_STATUS or (allocated and channel == Channel.SETTLEMENT):
         return Term.SETTLED
-    if status == "allocated":
+    if allocated:
         return Term.ALLOCATED
-    if status in ("returned", "reversed"):
+    if status in (PaymentStatus.RETURNED, PaymentStatus.REVERSED):
         return Term.RETURNED
-    if status == "rejected":
+    if status == PaymentStatus.REJECTED:
         return Term.NOT_UTILITY
     return Term.REVIEW
 

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, and_, func, or_, select
 from gateway.db import reading
 from gateway.services.report import day_bounds
 from reconciliation.daily import AGE_BUCKETS, age_bucket
+from reconciliation.model import Channel, PaymentStatus
 from schemas.tables import payments, review_items, settlements
 
 
@@ -40,7 +41,7 @@ def chart_data(engine: Engine, end: date, n_days: int = 30) -> ChartData:
                 p.c.business_day.between(days[0], end),
                 p.c.direction == "credit",
                 p.c.reversal.is_(False),
-                p.c.channel != "settlement",
+                p.c.channel != Channel.SETTLEMENT,
             )
             .group_by(p.c.business_day, p.c.channel)
         ):
@@ -54,7 +55,7 @@ def chart_data(engine: Engine, end: date, n_days: int = 30) -> ChartData:
             .where(
                 p.c.business_day <= end,
                 or_(
-                    and_(r.c.resolved_at.is_(None), p.c.status == "review"),
+                    and_(r.c.resolved_at.is_(None), p.c.status == PaymentStatus.REVIEW),
                     r.c.resolved_at >= first_start,
                 ),
             )

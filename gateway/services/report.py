@@ -44,6 +44,7 @@ from reconciliation.equation import (
     account_terms,
     expected_allocation,
 )
+from reconciliation.model import Channel, PaymentStatus
 from reconciliation.money import format_amount
 from reconciliation.settlement import Collector
 from schemas.tables import (
@@ -259,9 +260,8 @@ def _review(conn: Connection, day: date) -> ReviewFigures:
     r, p = review_items, payments
     start, end = day_bounds(day)
     # a lump sum settled by its registry leaves review without a resolution: not an item
-    joined = r.join(
-        p, and_(p.c.id == r.c.payment_id, or_(r.c.resolved_at.is_not(None), p.c.status == "review"))
-    )
+    still = or_(r.c.resolved_at.is_not(None), p.c.status == PaymentStatus.REVIEW)
+    joined = r.join(p, and_(p.c.id == r.c.payment_id, still))
     opened = conn.execute(
         select(func.count(), func.coalesce(func.sum(p.c.amount), 0))
         .select_from(joined)
@@ -297,7 +297,7 @@ def _pending(conn: Connection, day: date) -> list[PendingItem]:
         .select_from(r.join(p, p.c.id == r.c.payment_id))
         .where(
             p.c.business_day == day,
-            p.c.status == "review",
+            p.c.status == PaymentStatus.REVIEW,
             r.c.reason.in_(PENDING_REASONS),
             r.c.resolved_at.is_(None),
         )
@@ -352,7 +352,9 @@ def _credits(
     ).all()
     for raw, status, channel, n, amount, placed_sum in rows:
         groups[files[raw]].append(PaymentGroup(status, channel, n, int(amount), int(placed_sum)))
-    allocated_like = and_(base.c.status == "allocated", base.c.channel != "settlement")
+    allocated_like = and_(
+        base.c.status == PaymentStatus.ALLOCATED, base.c.channel != Channel.SETTLEMENT
+    )
     odd = conn.execute(
         select(base).where(
             or_(

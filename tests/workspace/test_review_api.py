@@ -75,3 +75,19 @@ def test_bulk_preview_and_openapi(client: TestClient, queue_ids: dict[str, int])
     assert prev["proposals"][0]["account_no"] == A1
     schema = client.get("/schema/openapi.json").json()
     assert f"{API}/items/{{item_id}}/assign" in schema["paths"]
+
+
+def test_duplicate_to_credit_and_comment(client: TestClient, queue_ids: dict[str, int]) -> None:
+    sign_in(client, "ana")
+    first = queue_ids["CHECK_DIGIT_FAILED"]
+    _post(client, f"/items/{first}/assign", {"account_no": A1})
+    original = client.get(f"{API}/items/{first}").json()["item"]["payment_id"]
+    item = queue_ids["NAME_ONLY"]
+    assert _post(client, f"/items/{item}/comments", {"text": "paid twice?"}).status_code == 200
+    body = {"of_payment_id": original, "outcome": "credit", "reason": "paid twice"}
+    done = _post(client, f"/items/{item}/duplicate", body)
+    assert done.status_code == 200, done.text
+    assert (done.json()["state"], done.json()["payment_status"]) == (
+        "resolved_duplicate",
+        "allocated",
+    )

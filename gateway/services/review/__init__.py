@@ -1,8 +1,8 @@
 """The review service: every action of the accountants' workspace, shared by the pages, the
 workspace JSON API, the CLI and jobs.
 
-Actions (``actions``): assign, split, return_to_payer, not_utility, mark_duplicate, undo,
-claim, release, comment; four-eyes (``approvals``): unmatch, approve, reject,
+Actions (``actions``): assign, split, return_to_payer, not_utility, mark_duplicate, undo;
+(``marks``) claim, release, comment; four-eyes (``approvals``): unmatch, approve, reject,
 list_approvals. Each takes an ``Actor`` (``gateway.services.people``) and raises
 ``gateway.errors`` (``NotFound``, ``Forbidden``, ``UserError``, ``ItemConflict`` which is a
 ``Conflict`` carrying the item's fresh state).
@@ -10,16 +10,14 @@ list_approvals. Each takes an ``Actor`` (``gateway.services.people``) and raises
 
 from gateway.services.review.actions import (
     assign,
-    claim,
-    comment,
     mark_duplicate,
     not_utility,
-    release,
     return_to_payer,
     split,
     undo,
 )
 from gateway.services.review.approvals import approve, list_approvals, reject, unmatch
+from gateway.services.review.marks import claim, comment, release
 from gateway.services.review.structs import (
     ActionResult,
     Approval,

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.errors import Conflict, NotFound, UserError
 from gateway.services.people import Actor, Role
-from gateway.services.review import bulk, store
+from gateway.services.review import bulk, store, tokens
 from gateway.services.review.actions import (
     apply,
     compute,
@@ -182,7 +182,7 @@ def unmatch(
     actor.require(Role.ACCOUNTANT)
     params = UnmatchParams(payment_id, reason)
     with engine.begin() as conn:
-        replay = store.take_token(conn, form_token, actor.username, ActionKind.UNMATCH.value)
+        replay = tokens.take_token(conn, form_token, actor.username, ActionKind.UNMATCH.value)
         if replay is not None:
             return replay
         res = _unmatch_resolution(conn, params, actor.username)
@@ -205,7 +205,7 @@ def unmatch(
             payment_status="allocated",
             approval_id=approval_id,
         )
-        store.finish_token(conn, form_token, result)
+        tokens.finish_token(conn, form_token, result)
     return result
 
 
@@ -297,7 +297,7 @@ def approve(
     called after each); everything else runs in the deciding transaction."""
     actor.require(Role.SUPERVISOR)
     with engine.begin() as conn:
-        replay = store.take_token(conn, form_token, actor.username, ActionKind.APPROVE.value)
+        replay = tokens.take_token(conn, form_token, actor.username, ActionKind.APPROVE.value)
         if replay is not None:
             return replay
         ap = _load(conn, approval_id)
@@ -315,11 +315,11 @@ def approve(
             conn.execute(
                 update(a).where(a.c.id == ap.id).values(result=msgspec.to_builtins(result))
             )
-            store.finish_token(conn, form_token, result)
+            tokens.finish_token(conn, form_token, result)
             return result
     result = bulk.run_approved(engine, ap, raw, actor.username, config, progress)
     with engine.begin() as conn:
-        store.finish_token(conn, form_token, result)
+        tokens.finish_token(conn, form_token, result)
     return result
 
 
@@ -355,7 +355,7 @@ def reject(
     open again."""
     actor.require(Role.ACCOUNTANT)
     with engine.begin() as conn:
-        replay = store.take_token(conn, form_token, actor.username, ActionKind.REJECT.value)
+        replay = tokens.take_token(conn, form_token, actor.username, ActionKind.REJECT.value)
         if replay is not None:
             return replay
         ap = _load(conn, approval_id)
@@ -394,7 +394,7 @@ def reject(
             version=version,
             approval_id=ap.id,
         )
-        store.finish_token(conn, form_token, result)
+        tokens.finish_token(conn, form_token, result)
     return result
 
 

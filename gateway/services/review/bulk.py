@@ -29,7 +29,7 @@ from sqlalchemy import Engine, bindparam, func, select, update
 from gateway.db import reading
 from gateway.errors import UserError
 from gateway.services.people import Actor, Role
-from gateway.services.review import learn, store
+from gateway.services.review import learn, store, tokens
 from gateway.services.review.structs import (
     DEFAULT_CONFIG,
     ActionResult,
@@ -230,7 +230,7 @@ def request(
         f" ({note})" if note else ""
     )
     with engine.begin() as conn:
-        replay = store.take_token(conn, form_token, actor.username, ActionKind.BULK.value)
+        replay = tokens.take_token(conn, form_token, actor.username, ActionKind.BULK.value)
         if replay is not None:
             return replay
         approval_id = insert_request(
@@ -248,7 +248,7 @@ def request(
             message=f"{summary} waits for a supervisor (request {approval_id})",
             approval_id=approval_id,
         )
-        store.finish_token(conn, form_token, result)
+        tokens.finish_token(conn, form_token, result)
     return result
 
 

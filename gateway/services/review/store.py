@@ -12,9 +12,8 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import Connection, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
-from gateway.services.review.structs import ActionResult, Candidate, ItemConflict, ItemState
+from gateway.services.review.structs import Candidate, ItemConflict, ItemState
 from reconciliation.fold import search_text
 from reconciliation.model import AllocationRow, PaymentStatus
 from reconciliation.model import Candidate as CoreCandidate
@@ -26,7 +25,6 @@ from schemas.tables import (
     allocations,
     approvals,
     business_days,
-    form_tokens,
     invoice_lines,
     invoices,
     payments,
@@ -431,45 +429,6 @@ def cancel_refund(conn: Connection, payment_id: int, actor: str, now: datetime) 
         )
         .values(cancelled_at=now, cancelled_by=actor)
     )
-
-
-# --- form tokens: a resubmitted form answers the first result ----------------------------------
-
-
-def take_token(conn: Connection, token: str | None, actor: str, action: str) -> ActionResult | None:
-    """Reserve ``token`` for this action; a token seen before returns its first answer.
-
-    The insert runs in a savepoint: on PostgreSQL a concurrent twin waits for the first
-    transaction, then fails on the key, and reads what the first one answered.
-    """
-    if not token:
-        return None
-    if len(token) > 64:
-        raise ValueError("form token too long")
-    now = datetime.now(UTC)
-    try:
-        with conn.begin_nested():
-            conn.execute(
-                insert(form_tokens).values(token=token, actor=actor, action=action, created_at=now)
-            )
-        return None
-    except IntegrityError:
-        row = conn.execute(
-            select(form_tokens.c.actor, form_tokens.c.result).where(form_tokens.c.token == token)
-        ).first()
-        if row is None or row.result is None:
-            raise ItemConflict("this form is being submitted already; reload", None) from None
-        result = msgspec.convert(row.result, ActionResult)
-        return msgspec.structs.replace(result, replayed=True)
-
-
-def finish_token(conn: Connection, token: str | None, result: ActionResult) -> None:
-    if token:
-        conn.execute(
-            update(form_tokens)
-            .where(form_tokens.c.token == token)
-            .values(result=msgspec.to_builtins(result))
-        )
 
 
 def now_utc() -> datetime:

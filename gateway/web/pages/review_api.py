@@ -11,19 +11,32 @@ twice acts once and answers the first result with ``replayed: true``.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from gateway.errors import NotFound, UserError
+from gateway.errors import NotFound
 from gateway.services import review
 from gateway.services.people import Role
 from gateway.services.review import bulk, learn, reads
 from gateway.services.review.structs import ItemConflict, ReviewConfig
 from gateway.web.auth import requires, who
+from gateway.web.review_bodies import (
+    AssignIn,
+    BulkIn,
+    ClaimIn,
+    CommentIn,
+    DuplicateIn,
+    NoteIn,
+    ReasonIn,
+    ReturnIn,
+    SplitIn,
+    Versioned,
+    bulk_filter,
+    bulk_rule,
+)
 from reconciliation.money import format_amount, parse_amount
 
 PROBLEM = "application/problem+json"
@@ -68,109 +81,6 @@ def _config(request: Request) -> ReviewConfig:
 
 def _token(request: Request, body: Any) -> str | None:
     return getattr(body, "form_token", None) or request.headers.get("idempotency-key")
-
-
-# --- request bodies -----------------------------------------------------------------------------
-
-
-class ServiceIn(msgspec.Struct, frozen=True):
-    service_code: str
-    amount: str
-
-
-class ShareIn(msgspec.Struct, frozen=True):
-    account_no: str
-    amount: str
-    service_code: str | None = None
-
-
-class Versioned(msgspec.Struct, frozen=True, kw_only=True):
-    expected_version: int | None = None
-    form_token: str | None = None
-
-
-class AssignIn(Versioned, frozen=True, kw_only=True):
-    account_no: str
-    invoices: list[str] = []
-    services: list[ServiceIn] = []
-    note: str = ""
-
-
-class SplitIn(Versioned, frozen=True, kw_only=True):
-    shares: list[ShareIn]
-    note: str = ""
-
-
-class ReturnIn(Versioned, frozen=True, kw_only=True):
-    iban: str
-    name: str
-    reason: str
-
-
-class ReasonIn(Versioned, frozen=True, kw_only=True):
-    reason: str
-
-
-class DuplicateIn(Versioned, frozen=True, kw_only=True):
-    of_payment_id: FromPath[int]
-    outcome: str  # return | credit
-    iban: str = ""
-    name: str = ""
-    reason: str = ""
-
-
-class ClaimIn(Versioned, frozen=True, kw_only=True):
-    take_over: bool = False
-
-
-class CommentIn(msgspec.Struct, frozen=True, kw_only=True):
-    text: str
-    form_token: str | None = None
-
-
-class NoteIn(msgspec.Struct, frozen=True, kw_only=True):
-    note: str = ""
-    form_token: str | None = None
-
-
-class FilterIn(msgspec.Struct, frozen=True, kw_only=True):
-    reason: str | None = None
-    channel: str | None = None
-    source: str | None = None
-    day_from: date | None = None
-    day_to: date | None = None
-    amount_min: str | None = None
-    amount_max: str | None = None
-    item_ids: list[int] | None = None
-
-
-class BulkIn(msgspec.Struct, frozen=True, kw_only=True):
-    rule: str = bulk.BulkRule.UNIQUE_CORRECTION_EXACT.value
-    filter: FilterIn = FilterIn()
-    note: str = ""
-    form_token: str | None = None
-
-
-def _filter(f: FilterIn) -> bulk.BulkFilter:
-    return bulk.BulkFilter(
-        reason=f.reason,
-        channel=f.channel,
-        source=f.source,
-        day_from=f.day_from,
-        day_to=f.day_to,
-        item_ids=f.item_ids,
-        amount_min=parse_amount(f.amount_min) if f.amount_min else None,
-        amount_max=parse_amount(f.amount_max) if f.amount_max else None,
-    )
-
-
-def _rule(text: str) -> bulk.BulkRule:
-    try:
-        return bulk.BulkRule(text)
-    except ValueError:
-        raise UserError(
-            f"unknown rule {text!r}: one of {[r.value for r in bulk.BulkRule]}"
-        ) from None
 
 
 _ACT = {"sync_to_thread": True, "guards": [requires(Role.ACCOUNTANT)], "status_code": 200}
@@ -421,7 +331,10 @@ class ReviewApi(Controller):
         """Counts, sums and what each selected item would get; changes nothing."""
         return _out(
             bulk.preview(
-                request.app.state.engine, who(request).actor, _filter(data.filter), _rule(data.rule)
+                request.app.state.engine,
+                who(request).actor,
+                bulk_filter(data.filter),
+                bulk_rule(data.rule),
             )
         )
 
@@ -432,8 +345,8 @@ class ReviewApi(Controller):
             bulk.request(
                 request.app.state.engine,
                 who(request).actor,
-                _filter(data.filter),
-                _rule(data.rule),
+                bulk_filter(data.filter),
+                bulk_rule(data.rule),
                 note=data.note,
                 form_token=_token(request, data),
             )

@@ -7,13 +7,29 @@ connection, because several threads of one server (and the CLI beside it) share 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+import threading
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import structlog
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+
+#: ``q(sql, params) -> rows``: one statement of a read snapshot (see ``snapshot``).
+Query = Callable[[str, dict[str, Any]], list[tuple]]
+
+#: Pragmas of the API's own SQLite connections (the kept readers, the group-commit writer):
+#: a bigger page cache, the file mapped, savepoint journals in memory (docs/perf.md).
+SQLITE_PRAGMAS = (
+    "PRAGMA cache_size=-131072",
+    "PRAGMA mmap_size=1073741824",
+    "PRAGMA temp_store=MEMORY",
+)
 
 
 def normalise_url(url: str) -> str:
@@ -53,6 +69,71 @@ def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
 def reading(engine: Engine) -> Connection:
     """A connection for reads only: on SQLite its transactions do not take the write lock."""
     return engine.connect().execution_options(sqlite_deferred=True)
+
+
+_readers = threading.local()
+
+
+def _sqlite_reader(engine: Engine) -> Any:
+    """This thread's own read connection to the engine's SQLite file, kept open.
+
+    Taken from the engine's pool once (so it has the engine's pragmas) and never returned:
+    a lookup then costs its query alone, not a pool checkout and a SQLAlchemy Connection.
+    """
+    cache = getattr(_readers, "by_engine", None)
+    if cache is None:
+        cache = _readers.by_engine = weakref.WeakKeyDictionary()
+    conn = cache.get(engine)
+    if conn is None:
+        conn = cache[engine] = engine.raw_connection()
+        for pragma in SQLITE_PRAGMAS:
+            conn.driver_connection.execute(pragma)
+    return conn.driver_connection
+
+
+@lru_cache(maxsize=256)
+def pyformat(sql: str) -> str:
+    """``:name`` parameters -> psycopg's ``%(name)s`` (``::type`` casts left alone)."""
+    return re.sub(r"(?<!:):([a-z_]+)", r"%(\1)s", sql)
+
+
+def read_rows(engine: Engine, sql: str, params: dict[str, Any]) -> list[tuple]:
+    """The rows of one read-only statement (``:name`` parameters); one statement is one
+    snapshot on both backends.
+
+    On SQLite it runs on this thread's kept reader in autocommit mode: no BEGIN and COMMIT
+    around it, and SQLite's read transaction ends when the rows are fetched. On PostgreSQL
+    it takes a pooled DBAPI connection and runs the plain SQL through psycopg, which
+    prepares a statement it has run a few times.
+    """
+    if engine.dialect.name == "sqlite":
+        return _sqlite_reader(engine).execute(sql, params).fetchall()
+    conn = engine.raw_connection()
+    try:
+        cur = conn.cursor()
+        cur.execute(pyformat(sql), params)
+        return cur.fetchall()
+    finally:
+        conn.close()  # back to the pool, which rolls the read transaction back
+
+
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Query]:
+    """Several plain-SQL reads in one read-only snapshot: ``q(sql, params) -> rows``.
+
+    On SQLite on this thread's kept reader (see ``read_rows``); elsewhere on a pooled
+    connection. For reads through SQLAlchemy Core use ``reading``.
+    """
+    if engine.dialect.name != "sqlite":
+        with engine.connect() as conn:
+            yield lambda sql, params: list(conn.execute(text(sql), params).all())
+        return
+    raw = _sqlite_reader(engine)
+    raw.execute("BEGIN")
+    try:
+        yield lambda sql, params: raw.execute(sql, params).fetchall()
+    finally:
+        raw.execute("COMMIT")
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]

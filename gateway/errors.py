@@ -26,3 +26,13 @@ class Conflict(UserError):
     """Someone else changed the thing first (a stale version, a claimed item, a closed day)."""
 
     exit_code = 5
+
+
+class Refused(UserError):
+    """A request refused for a stated reason: ``code`` is stable, ``result`` overrides OSMP."""
+
+    def __init__(self, code: str, detail: str, result: int | None = None) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.result = result

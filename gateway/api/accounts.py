@@ -8,7 +8,8 @@ from litestar.params import FromPath
 
 from gateway.api.common import Json, problems, read, refuse
 from gateway.api.structs import AccountOut, InvoiceOut, LineOut
-from gateway.services.accounts import AccountView, Refused, lookup
+from gateway.errors import Refused
+from gateway.services.accounts import AccountView, lookup
 from reconciliation.money import format_amount
 
 

@@ -20,10 +20,11 @@ from sqlalchemy import Engine
 
 from gateway.api.problems import ApiError, status_of
 from gateway.api.structs import Problem, encoder
+from gateway.errors import Refused
 from gateway.logging import get_logger
-from gateway.services.accounts import Refused
 from gateway.services.agents import AgentRecord
-from gateway.services.payments import Audit, record_request, write_async
+from gateway.services.payments import Audit, record_request
+from gateway.writer import write_async
 
 log = get_logger("gateway.api")
 T = TypeVar("T")
@@ -71,7 +72,7 @@ async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 async def write_call(engine: Engine, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a writing service: on SQLite as a job of the event loop's group-committing writer
-    (``gateway.services.payments.LoopWriter``), else in a worker thread. SQLite serializes
+    (``gateway.writer.LoopWriter``), else in a worker thread. SQLite serializes
     writers anyway; a job there costs no thread hand-off and batches with its neighbours.
     """
     if engine.dialect.name == "sqlite":

@@ -33,14 +33,10 @@ from litestar.params import FromQuery, QueryParameter
 
 from gateway.api.common import agent_of, log, read, write_call
 from gateway.api.problems import CODES, ApiError
-from gateway.services.accounts import Refused, lookup
-from gateway.services.payments import (
-    Audit,
-    PaymentInput,
-    post_payment,
-    record_request,
-    wire_amount,
-)
+from gateway.errors import Refused
+from gateway.services.accounts import lookup
+from gateway.services.payment_input import wire_amount
+from gateway.services.payments import Audit, PaymentInput, post_payment, record_request
 
 XML = "application/xml"
 _TXN_DATE = re.compile(r"[0-9]{14}")

@@ -16,7 +16,7 @@ from litestar.params import FromPath, JSONBody
 
 from gateway.api.common import Json, agent_of, audit_of, log, problems, read, refuse, write_call
 from gateway.api.structs import PaymentIn, PaymentOut, ReversalOut
-from gateway.services.accounts import Refused
+from gateway.errors import Refused
 from gateway.services.payments import (
     Outcome,
     PaymentInput,

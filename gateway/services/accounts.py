@@ -8,116 +8,29 @@ Decisions:
   (billed minus its allocations). An invoice is shown while anything is left on it; the
   account's ``total_due`` is the sum of the positive line amounts, which is exactly what the
   allocator places line by line with nothing left over (credit lines are shown, not netted).
-- Reads bypass SQLAlchemy's transaction on SQLite (``reading``): the engine opens every
-  transaction with ``BEGIN IMMEDIATE`` so that writers serialize, and a lookup taking the
-  write lock would queue behind every payment's fsync and behind other lookups. A deferred
-  read transaction on the raw connection sees one WAL snapshot and blocks nobody; the lookup
-  is a single statement (``read_rows``), which is a snapshot of its own without any BEGIN.
+- Reads bypass SQLAlchemy's transaction on SQLite (``gateway.db.read_rows``): the engine
+  opens every transaction with ``BEGIN IMMEDIATE`` so that writers serialize, and a lookup
+  taking the write lock would queue behind every payment's fsync and behind other lookups.
+  The lookup is a single statement on a kept raw reader, a WAL snapshot of its own without
+  any BEGIN, blocking nobody.
   The SQL is plain text with named parameters, which both sqlite3 and SQLAlchemy's
   ``text()`` accept (psycopg gets them as ``%(name)s``).
-- ``Refused`` is the one refusal type of the API services: a stable ``code`` and a message;
-  the HTTP layer maps codes to statuses (gateway.api.problems), a CLI prints the message.
+- ``Refused`` (gateway.errors) is the one refusal type of the API services: a stable
+  ``code`` and a message; the HTTP layer maps codes to statuses (gateway.api.problems), a
+  CLI prints the message.
 """
 
 from __future__ import annotations
 
-import re
-import threading
-import weakref
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
-from gateway.errors import UserError
+from gateway.db import read_rows
+from gateway.errors import Refused
 from reconciliation.references import is_valid_account_no, normalize_account_no
 
-Query = Callable[[str, dict[str, Any]], list[tuple]]
-
-
-class Refused(UserError):
-    """A request refused for a stated reason: ``code`` is stable, ``result`` overrides OSMP."""
-
-    def __init__(self, code: str, detail: str, result: int | None = None) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-        self.result = result
-
-
-_readers = threading.local()
-#: Pragmas of the API's own SQLite connections (the kept readers, the group-commit writers).
-#: The engine's 2 MB page cache makes every index insert into the seed-scale database a read
-#: syscall, so they keep more pages and map the file. Savepoint journals (each posted payment
-#: is a savepoint of its group commit) stay in memory rather than in a temporary file written
-#: page by page: measured, 26 pwrite calls per payment and a file created and deleted per
-#: commit. They only serve a rollback to the savepoint; the WAL keeps the commit durable.
-SQLITE_PRAGMAS = (
-    "PRAGMA cache_size=-131072",
-    "PRAGMA mmap_size=1073741824",
-    "PRAGMA temp_store=MEMORY",
-)
-
-
-def _sqlite_reader(engine: Engine) -> Any:
-    """This thread's own read connection to the engine's SQLite file, kept open.
-
-    Taken from the engine's pool once (so it has the engine's pragmas) and never returned:
-    a lookup then costs its query alone, not a pool checkout and a SQLAlchemy Connection.
-    """
-    cache = getattr(_readers, "by_engine", None)
-    if cache is None:
-        cache = _readers.by_engine = weakref.WeakKeyDictionary()
-    conn = cache.get(engine)
-    if conn is None:
-        conn = cache[engine] = engine.raw_connection()
-        for pragma in SQLITE_PRAGMAS:
-            conn.driver_connection.execute(pragma)
-    return conn.driver_connection
-
-
-@lru_cache(maxsize=256)
-def pyformat(sql: str) -> str:
-    """``:name`` parameters -> psycopg's ``%(name)s`` (``::type`` casts left alone)."""
-    return re.sub(r"(?<!:):([a-z_]+)", r"%(\1)s", sql)
-
-
-def read_rows(engine: Engine, sql: str, params: dict[str, Any]) -> list[tuple]:
-    """The rows of one read-only statement; one statement is one snapshot on both backends.
-
-    On SQLite it runs on this thread's kept reader in autocommit mode: no BEGIN and COMMIT
-    around it (two statements fewer per lookup), and SQLite's read transaction ends when the
-    rows are fetched. On PostgreSQL it takes a pooled DBAPI connection and runs the plain SQL
-    through psycopg, which prepares a statement it has run a few times; SQLAlchemy Core would
-    cost more than the query.
-    """
-    if engine.dialect.name == "sqlite":
-        return _sqlite_reader(engine).execute(sql, params).fetchall()
-    conn = engine.raw_connection()
-    try:
-        cur = conn.cursor()
-        cur.execute(pyformat(sql), params)
-        return cur.fetchall()
-    finally:
-        conn.close()  # back to the pool, which rolls the read transaction back
-
-
-@contextmanager
-def reading(engine: Engine) -> Iterator[Query]:
-    """A read-only snapshot: ``q(sql, params) -> rows`` (see the module doc for SQLite)."""
-    if engine.dialect.name != "sqlite":
-        with engine.connect() as conn:
-            yield lambda sql, params: list(conn.execute(text(sql), params).all())
-        return
-    raw = _sqlite_reader(engine)
-    raw.execute("BEGIN")
-    try:
-        yield lambda sql, params: raw.execute(sql, params).fetchall()
-    finally:
-        raw.execute("COMMIT")
+__all__ = ["AccountView", "Refused", "canonical_account", "lookup", "mask_address", "mask_name"]
 
 
 def canonical_account(account_no: str) -> str:

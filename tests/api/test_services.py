@@ -12,7 +12,8 @@ from sqlalchemy import Engine, func, select
 
 from gateway.db import make_engine
 from gateway.services.agents import add_agent, load_agent
-from gateway.services.payments import PaymentInput, post_payment, write_async
+from gateway.services.payments import PaymentInput, post_payment
+from gateway.writer import write_async
 from schemas.tables import allocations, payments
 from tests.api.conftest import A1, A2, insert_city, now_iso
 

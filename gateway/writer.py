@@ -1,0 +1,282 @@
+"""Every write of this process to a SQLite file goes through one writer: group commit.
+
+SQLite has one writer at a time and a durable commit costs an fsync, so committing each
+payment alone caps the rate at the disk's fsyncs per second, and threads queueing on the
+file lock sleep in SQLite's busy handler. ``write`` (synchronous callers, ``GroupCommit``'s
+thread) and ``write_async`` (the event loop, ``LoopWriter``) run each job inside a SAVEPOINT
+of one ``BEGIN IMMEDIATE`` transaction per batch and complete the jobs only after the one
+commit, so no caller hears "done" before its commit is durable. On PostgreSQL both are one
+plain transaction per call. See docs/perf.md for the figures behind this design.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import sqlite3
+import threading
+import weakref
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+import anyio.to_thread
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
+
+from gateway.db import SQLITE_PRAGMAS
+
+T = TypeVar("T")
+
+_GROUPS: weakref.WeakKeyDictionary[Engine, GroupCommit] = weakref.WeakKeyDictionary()
+_GROUPS_LOCK = threading.Lock()
+
+
+def _tune(raw: Any) -> None:
+    """The writer's cache pragmas: hints only. A pooled connection that an ingest used holds
+    TEMP tables, and SQLite refuses to change temp_store then; it keeps its setting."""
+    for pragma in SQLITE_PRAGMAS:
+        try:
+            raw.execute(pragma)
+        except sqlite3.OperationalError:
+            continue
+
+
+class GroupCommit:
+    """One writer thread per SQLite engine: one BEGIN and one fsync for a batch of writes.
+
+    SQLite has one writer at a time and a durable commit costs an fsync, so committing each
+    payment alone caps the rate at the disk's fsyncs per second, and threads queueing on the
+    file lock sleep in SQLite's busy handler. Instead every write of this process is a job
+    for the engine's writer thread: it takes all queued jobs, runs each inside a SAVEPOINT of
+    one ``BEGIN IMMEDIATE`` transaction (a job that fails is rolled back to its savepoint
+    alone), commits once, and only then completes the jobs' futures, so no caller hears
+    "done" before its commit is durable. A ``write`` made by a job joins the batch's
+    transaction. The thread ends after ``IDLE`` seconds without work and restarts on demand.
+    """
+
+    MAX_BATCH = 256
+    IDLE = 5.0
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.jobs: queue.SimpleQueue[tuple[Callable[[Connection], Any], Future]] = (
+            queue.SimpleQueue()
+        )
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def submit(self, fn: Callable[[Connection], T]) -> Future[T]:
+        fut: Future[T] = Future()
+        self.jobs.put((fn, fut))
+        with self.lock:
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._loop, name="sqlite-writer", daemon=True)
+                self.thread.start()
+        return fut
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                batch = [self.jobs.get(timeout=self.IDLE)]
+            except queue.Empty:
+                with self.lock:
+                    if self.jobs.empty():
+                        self.thread = None
+                        return
+                continue
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    batch.append(self.jobs.get_nowait())
+                except queue.Empty:
+                    break
+            self._commit(batch)
+
+    def _commit(self, batch: list[tuple[Callable[[Connection], Any], Future]]) -> None:
+        done: list[tuple[Future, Any, BaseException | None]] = []
+        try:
+            with self.engine.begin() as conn:
+                raw = conn.connection.driver_connection
+                _tune(raw)
+                _writer.conn = conn
+                for fn, fut in batch:
+                    done.append(_savepoint(raw, conn, fn, fut))
+        except Exception as exc:  # the commit itself failed: nothing of the batch is stored
+            done = [(fut, None, exc) for _, fut in batch]
+        finally:
+            _writer.conn = None
+        for fut, result, error in done:
+            if error is None:
+                fut.set_result(result)
+            else:
+                fut.set_exception(error)
+
+
+_writer = threading.local()
+#: How long a writer waits for another process's write lock (gateway.db's busy timeout).
+BUSY_TIMEOUT_MS = 30_000
+
+
+class LoopWriter:
+    """The event loop's SQLite writer: statements on the loop thread, waits in worker threads.
+
+    Same batching as ``GroupCommit``, but the jobs run on the event loop thread itself and
+    only ``COMMIT`` (the fsync) goes to a worker thread, with ``BEGIN IMMEDIATE`` when another
+    process holds the write lock (the writer's connection does not wait for locks, so BEGIN
+    is tried on the loop first and handed to a thread that may wait only when it fails).
+    Why: a writer thread hands the GIL back and forth with the event loop on every SQLite
+    call (sqlite3 releases it around each statement), and under load each hand-back waits for
+    the interpreter's switch interval; measured, that convoy and not SQLite was what limited
+    posting, and every trip to a worker thread still costs a wake-up and a GIL hand-off. A
+    payment's statements take a few hundred microseconds of CPU, less than the HTTP work
+    around them, so the loop can afford them.
+    """
+
+    def __init__(self, engine: Engine, loop: asyncio.AbstractEventLoop) -> None:
+        self.engine = engine
+        self.loop = loop
+        self.pending: list[tuple[Callable[[Connection], Any], asyncio.Future]] = []
+        self.running = False
+        #: The writer's connection, kept while there is work: taking one from the pool and
+        #: setting its pragmas per batch cost Python work in a worker thread, and every
+        #: trip there waits for the GIL while the loop is busy.
+        self.conn: Connection | None = None
+
+    async def run(self, fn: Callable[[Connection], T]) -> T:
+        fut: asyncio.Future = self.loop.create_future()
+        self.pending.append((fn, fut))
+        if not self.running:
+            self.running = True
+            self.loop.create_task(self._drain())
+        return await fut
+
+    async def _drain(self) -> None:
+        try:
+            while self.pending:
+                n = GroupCommit.MAX_BATCH
+                batch, self.pending = self.pending[:n], self.pending[n:]
+                await self._commit(batch)
+        finally:
+            self.running = False
+            self._release()
+
+    async def _commit(
+        self, batch: list[tuple[Callable[[Connection], Any], asyncio.Future]]
+    ) -> None:
+        try:
+            done = await self._run_batch(batch)
+        except Exception as exc:  # BEGIN or COMMIT failed: nothing of the batch is stored
+            done = [(fut, None, exc) for _, fut in batch]
+        for fut, result, error in done:
+            if fut.done():  # the caller went away (cancelled); the payment stands
+                continue
+            if error is None:
+                fut.set_result(result)
+            else:
+                fut.set_exception(error)
+
+    async def _run_batch(self, batch: list[tuple[Callable[[Connection], Any], asyncio.Future]]):  # type: ignore[no-untyped-def]
+        conn = await self._begin()
+        try:
+            raw = conn.connection.driver_connection
+            _writer.conn = conn
+            try:
+                done = [_savepoint(raw, conn, fn, fut) for fn, fut in batch]
+            finally:
+                _writer.conn = None
+            await anyio.to_thread.run_sync(conn.commit)
+            return done
+        except BaseException:
+            self._release()  # rolls back what was not committed
+            raise
+
+    async def _begin(self) -> Connection:
+        """BEGIN IMMEDIATE on the kept connection: on the loop when the write lock is free
+        (the usual case: this process is SQLite's only writer), else in a worker thread that
+        waits for it like any other writer."""
+        conn = self._connection()
+        try:
+            conn.begin()
+        except OperationalError:  # SQLITE_BUSY at once: another writer holds the lock
+            await anyio.to_thread.run_sync(self._begin_waiting, conn)
+        return conn
+
+    def _connection(self) -> Connection:
+        """The kept connection, opened with the API's pragmas and no busy wait."""
+        if self.conn is None:
+            conn = self.engine.connect()
+            raw = conn.connection.driver_connection
+            _tune(raw)
+            raw.execute("PRAGMA busy_timeout=0")
+            self.conn = conn
+        return self.conn
+
+    @staticmethod
+    def _begin_waiting(conn: Connection) -> None:
+        raw = conn.connection.driver_connection
+        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        try:
+            conn.begin()
+        finally:
+            raw.execute("PRAGMA busy_timeout=0")
+
+    def _release(self) -> None:
+        """Give the connection back to the pool, on the loop thread (after a commit there is
+        nothing to roll back, and a rollback never waits for a lock), waiting for locks and
+        spilling temporary data to disk again like every other connection of the pool (a
+        bulk job on it may sort more than memory should hold)."""
+        if self.conn is not None:
+            conn, self.conn = self.conn, None
+            try:
+                raw = conn.connection.driver_connection
+                raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                raw.execute("PRAGMA temp_store=DEFAULT")
+            except Exception:  # a broken connection: not to be handed out again
+                conn.invalidate()
+            conn.close()
+
+
+def _savepoint(raw: Any, conn: Connection, fn: Callable[[Connection], Any], fut: Any):  # type: ignore[no-untyped-def]
+    """Run one job inside its own savepoint: (fut, result, None) or (fut, None, error)."""
+    raw.execute("SAVEPOINT job")
+    try:
+        out = (fut, fn(conn), None)
+    except Exception as exc:
+        raw.execute("ROLLBACK TO job")
+        out = (fut, None, exc)
+    raw.execute("RELEASE job")
+    return out
+
+
+_LOOP_WRITERS: weakref.WeakKeyDictionary[Engine, LoopWriter] = weakref.WeakKeyDictionary()
+
+
+async def write_async(engine: Engine, fn: Callable[[Connection], T]) -> T:
+    """``write`` for callers on an event loop: the loop's SQLite writer, else a worker thread."""
+    if engine.dialect.name != "sqlite":
+        return await anyio.to_thread.run_sync(write, engine, fn)
+    loop = asyncio.get_running_loop()
+    writer = _LOOP_WRITERS.get(engine)
+    if writer is None or writer.loop is not loop:
+        writer = _LOOP_WRITERS[engine] = LoopWriter(engine, loop)
+    return await writer.run(fn)
+
+
+def submit(engine: Engine, fn: Callable[[Connection], T]) -> Future[T]:
+    """Queue ``fn(conn)`` on the SQLite engine's writer thread (see ``GroupCommit``)."""
+    with _GROUPS_LOCK:
+        group = _GROUPS.get(engine)
+        if group is None:
+            group = _GROUPS[engine] = GroupCommit(engine)
+    return group.submit(fn)
+
+
+def write(engine: Engine, fn: Callable[[Connection], T]) -> T:
+    """Run ``fn(conn)`` in a write transaction: group-committed on SQLite (see GroupCommit)."""
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            return fn(conn)
+    current = getattr(_writer, "conn", None)
+    if current is not None and current.engine is engine:
+        return fn(current)  # already a job on the writer thread: join its transaction
+    return submit(engine, fn).result()

@@ -24,11 +24,11 @@ from sqlalchemy import Engine
 from gateway.db import make_engine, ping
 from gateway.dbhealth import cannot_write
 from gateway.logging import get_logger, request_id
+from gateway.problem import problem
 from gateway.settings import Settings
 from gateway.web.errors import html_error, is_page_path
 
 log = get_logger("gateway.http")
-PROBLEM = "application/problem+json"
 
 
 def request_ids() -> Callable[[ASGIApp], ASGIApp]:
@@ -66,13 +66,6 @@ def request_ids() -> Callable[[ASGIApp], ASGIApp]:
         return middleware
 
     return factory
-
-
-def problem(status: int, code: str, detail: str, **extra: object) -> Response:
-    """An RFC 9457 problem document with our stable machine-readable ``code``."""
-    body = {"type": "about:blank", "title": code, "status": status, "code": code, "detail": detail}
-    body.update(extra)
-    return Response(body, status_code=status, media_type=PROBLEM)
 
 
 def _http_exception(request: Request, exc: HTTPException) -> Response:

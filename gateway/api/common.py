@@ -22,13 +22,13 @@ from gateway.api.problems import ApiError, status_of
 from gateway.api.structs import Problem, encoder
 from gateway.errors import Refused
 from gateway.logging import get_logger
+from gateway.problem import PROBLEM
 from gateway.services.agents import AgentRecord
 from gateway.services.payments import Audit, record_request
 from gateway.writer import write_async
 
 log = get_logger("gateway.api")
 T = TypeVar("T")
-PROBLEM = "application/problem+json"
 
 
 class Json:

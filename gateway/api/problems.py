@@ -5,7 +5,7 @@ the HTTP status, and ``result``: the numeric result code of the OSMP/QIWI provid
 (0 ok, 1 temporary error, 4 bad account format, 5 account not found, 7 refused by provider,
 79 account not active, 241 sum too small, 242 sum too large, 300 other error), so terminal
 networks and banks used to that protocol read the same outcome. ``ApiError`` is an
-``HTTPException`` so that ``gateway.app``'s handler renders it with ``problem()``; the routers
+``HTTPException`` so that ``gateway.app``'s handler renders it with ``gateway.problem``; the routers
 here also register ``validation_handler`` so that a body Litestar cannot decode becomes the
 matching code (INVALID_AMOUNT for a bad amount, ...) instead of a generic 400.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from gateway.app import problem
+from gateway.problem import problem
 
 #: code -> (HTTP status, OSMP result)
 CODES: dict[str, tuple[int, int]] = {

@@ -231,6 +231,29 @@ def _bulk(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _rules(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.services.review.learn import list_rules, set_rule_enabled
+
+    engine = _engine(settings)
+    if args.disable or args.enable:
+        rule_id = args.disable or args.enable
+        actor = actor_for(engine, args.as_user)
+        view = set_rule_enabled(engine, actor, rule_id, enabled=bool(args.enable), reason=args.note)
+        rows = [view]
+    else:
+        rows = list_rules(engine, status=args.status, kind=args.kind)
+    if args.json:
+        _print(rows, True)
+        return 0
+    for r in rows:
+        why = f"  ({r.status_reason})" if r.status_reason else ""
+        print(
+            f"{r.id:>6}  {r.kind:<7} {r.status:<8} {r.account_no:<9} decisions={r.decisions:<3} "
+            f"placed={r.placed:<4} {r.payer_key[:60]}{why}"
+        )
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``review`` and its sub-commands to the ``gateway`` parser."""
     rv = sub.add_parser("review", help="the review queue: list, show and resolve items")
@@ -302,6 +325,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     b.add_argument("--request", action="store_true", help="ask for approval to apply it")
     b.add_argument("--note", default="")
     b.add_argument("--token", default=None)
+    ru = cmd("rules", "learned rules (or --disable/--enable ID)", _rules, item=False)
+    ru.add_argument("--status", default=None, help="active, disabled or retired")
+    ru.add_argument("--kind", default="place", choices=["place", "decline"])
+    ru.add_argument("--disable", type=int, default=None, metavar="ID")
+    ru.add_argument("--enable", type=int, default=None, metavar="ID")
+    ru.add_argument("--note", default="")
     cmd("approvals", "requests waiting for approval", _approvals, item=False).add_argument(
         "--status", default="pending"
     )

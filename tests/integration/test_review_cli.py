@@ -84,3 +84,15 @@ def test_bulk_preview_and_request(cli) -> None:
     request = json.loads(out)["approval_id"]
     code, out, _ = cli("approve", str(request), "--as", "sup")
     assert code == 0 and "1 items resolved" in out
+
+
+def test_rules_are_listed_and_switched(cli) -> None:
+    item = add_review_payment(cli.engine, 1500, candidates=(ACC_MARIA,))
+    cli("assign", str(item), ACC_MARIA, "--as", "ana")
+    code, out, _ = cli("rules", "--json")
+    rules = json.loads(out)
+    assert code == 0 and rules[0]["account_no"] == ACC_MARIA and rules[0]["decisions"] == 1
+    code, _, err = cli("rules", "--disable", str(rules[0]["id"]), "--as", "ana")
+    assert code == 4  # an accountant does not switch rules
+    code, out, _ = cli("rules", "--disable", str(rules[0]["id"]), "--as", "sup", "--note", "odd")
+    assert code == 0 and "disabled" in out and "(odd)" in out

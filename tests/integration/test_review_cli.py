@@ -93,6 +93,6 @@ def test_rules_are_listed_and_switched(cli) -> None:
     rules = json.loads(out)
     assert code == 0 and rules[0]["account_no"] == ACC_MARIA and rules[0]["decisions"] == 1
     code, _, err = cli("rules", "--disable", str(rules[0]["id"]), "--as", "ana")
-    assert code == 4  # an accountant does not switch rules
+    assert code == 4 and "may not" in err  # an accountant does not switch rules
     code, out, _ = cli("rules", "--disable", str(rules[0]["id"]), "--as", "sup", "--note", "odd")
     assert code == 0 and "disabled" in out and "(odd)" in out

@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from fixtures.generate import generate
 from fixtures.writers import PostLine, StatementMeta, WriterEntry, write_camt053
 from fixtures.writers.post_registry import write_post_registry
 from gateway.db import make_engine
@@ -53,6 +54,7 @@ def _prepare(root: Path) -> dict[str, str]:
     engine = make_engine(url)
     upgrade(engine)
     load_day(engine, settings, make_city(root / "city"))
+    _history(engine, settings, root)
     add_people(engine)
     report = daily_report(engine, DAY)
     stmt = next(r for r in report.section("statements").rows if r[0] == CENTRE_IBAN and r[6])
@@ -70,6 +72,17 @@ def _prepare(root: Path) -> dict[str, str]:
     ingest(engine, settings, registry, "post-next.txt", "post")
     engine.dispose()
     return {"GATEWAY_DATABASE_URL": url, "GATEWAY_DATA_DIR": str(root / "data")}
+
+
+def _history(engine, settings: Settings, root: Path) -> None:  # type: ignore[no-untyped-def]
+    """Six earlier days of counter, post and terminal payments, for the charts."""
+    for back in range(1, 7):
+        day = DAY - timedelta(days=back)
+        out = root / f"history-{day}"
+        generate(out, scale="small", seed=1, day=day, progress=False)
+        for channel in ("bank_itemised", "post", "terminal"):
+            for path in sorted((out / "inbox" / channel).glob("*")):
+                ingest(engine, settings, path.read_bytes(), path.name, channel)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-fast soak lint format bench clean
+.PHONY: install demo test test-fast soak lint format bench screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ format: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# the pictures in the README: the workspace's and finance's pages in headless Chromium
+screenshots: install
+	PLATA_SCREENSHOTS=1 $(BIN)/pytest -q -p no:cacheprovider -m browser tests/browser
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -4,8 +4,8 @@ ranked candidates with their evidence, the chosen account's open invoices, the h
 Evidence is computed when the page is read, from the payment and the database as they are
 now, for at most the item's five candidates plus the account the accountant picked:
 - *check-digit correction* and the matcher's other words: from the candidate's reason;
-- *name similarity*: rapidfuzz token-set score of the folded payer name against the holder,
-  *address similarity*: of the folded details against the holder's address (0-100);
+- *name similarity*: rapidfuzz token-set score of the folded payer name (or, without one, the
+  details) against the holder; *address similarity*: of the details against the address;
 - *amount equals the open total* of the account (positive open lines, as the matcher counts);
 - *IBAN seen before*: earlier payments from the same IBAN placed on the account;
 - *paid last month*: payments placed on the account in the calendar month before the
@@ -97,6 +97,12 @@ def _month_before(day: date) -> tuple[date, date]:
     return last_prev.replace(day=1), last_prev
 
 
+def _similar(folded: str, text: str | None) -> int:
+    """rapidfuzz token-set score, 0..100: 100 when every word of the shorter text is in the
+    other (a holder's name inside the details), lower for each word missing."""
+    return int(fuzz.token_set_ratio(folded, fold(text))) if folded and text else 0
+
+
 def _evidence(conn: Connection, pay: Any, item: ItemState, extra: str | None) -> list[Evidence]:
     ranked = [(c.account_no, c.score, c.reason) for c in item.candidates]
     if extra and extra not in {a for a, _, _ in ranked}:
@@ -152,12 +158,8 @@ def _evidence(conn: Connection, pay: Any, item: ItemState, extra: str | None) ->
                 payer_name=row.payer_name if row else None,
                 address=row.address if row else None,
                 check_digit_fix="digit" in why,
-                name_score=int(fuzz.token_set_ratio(payer, fold(row.payer_name)))
-                if row and payer
-                else 0,
-                address_score=int(fuzz.partial_token_set_ratio(details, fold(row.address)))
-                if row and details
-                else 0,
+                name_score=_similar(payer or details, row.payer_name if row else None),
+                address_score=_similar(details, row.address if row else None),
                 open_total=total,
                 amount_equals_open=total > 0 and total == pay.amount,
                 iban_seen=int(seen.get(acc, 0)),

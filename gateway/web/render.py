@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import anyio.to_thread
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from litestar import Request
+from litestar import MediaType, Request
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
@@ -107,7 +107,9 @@ def page(
         path=request.url.path,
     )
     chosen = partial if partial and is_htmx(request) else name
-    return Template(template_name=chosen, context=context, status_code=status)
+    return Template(
+        template_name=chosen, context=context, status_code=status, media_type=MediaType.HTML
+    )
 
 
 def _csrf(request: Request) -> str:

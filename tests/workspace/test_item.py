@@ -28,7 +28,7 @@ def test_evidence_for_each_candidate(engine: Engine, queue_ids) -> None:
     assert {ln.service_code for ln in page.chosen.lines} == {"APARECE", "CANAL", "DESERV", "INCALZ"}
     socolov = item_page(engine, queue_ids["NAME_ONLY"]).candidates[0]
     assert socolov.account_no == A2 and socolov.name_score >= 85  # Cyrillic holder, Latin payer
-    assert socolov.address_score >= 80 and not socolov.check_digit_fix
+    assert socolov.address_score >= 60 and not socolov.check_digit_fix
     picked = item_page(engine, queue_ids["NO_REFERENCE"], chosen=f"{A5[:7]}-{A5[7]}")
     assert [c.account_no for c in picked.candidates] == [A5]
     assert picked.chosen is not None and picked.chosen.account_no == A5

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio.to_thread
-from litestar import Request, Response, get, post
+from litestar import MediaType, Request, Response, get, post
 from litestar.datastructures import FormMultiDict
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
@@ -148,7 +148,9 @@ async def _act(
         resolved = result.state != ReviewState.OPEN.value
         headers = {"HX-Trigger": f'{{"plata:resolved": {{"item": {item_id}}}}}'} if resolved else {}
         context = {"level": level, "text": message}
-        return Template(template_name="_flash.html", context=context, headers=headers)
+        return Template(
+            template_name="_flash.html", context=context, headers=headers, media_type=MediaType.HTML
+        )
     await flash(request, level, message)
     still_here = result.state == ReviewState.OPEN.value and result.action in (
         "claim", "release", "comment",

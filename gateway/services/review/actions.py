@@ -187,7 +187,7 @@ def apply(
     action_id = store.audit(
         conn, item.id, actor, res.action.value, payload, item.state, res.item.state.value, now
     )
-    learn.after_action(conn, item, res, action_id, now)
+    learn.after_action(conn, item, res, action_id, actor, now)
     return ActionResult(
         action=res.action.value,
         outcome="done",

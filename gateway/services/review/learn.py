@@ -31,13 +31,18 @@ _RULE_FIELDS = ("decisions", "evidence", "status", "status_reason", "updated_at"
 
 
 def after_action(
-    conn: Connection, item: ItemState, res: Resolution, action_id: int, now: datetime
+    conn: Connection,
+    item: ItemState,
+    res: Resolution,
+    action_id: int,
+    actor: str,
+    now: datetime,
 ) -> None:
     """Record what a resolution teaches, or forget what an undo takes back."""
     if res.action is ActionKind.UNDO:
-        _forget(conn, item, res.item.resolved_by or "", now)
+        _forget(conn, item, actor, now)
     elif res.action in _TEACHES:
-        teach(conn, [(item, res.account_no, action_id)], res.item.resolved_by or "", now)
+        teach(conn, [(item, res.account_no, action_id)], actor, now)
 
 
 def after_bulk(conn: Connection, done: list[tuple[ItemState, Resolution]], now: datetime) -> None:

@@ -69,6 +69,21 @@ def test_two_decisions_teach_the_next_payment(engine, settings) -> None:
     assert _ingest(engine, settings, 5000)[0][0] == "review"
     set_rule_enabled(engine, SUP, rule.id, enabled=True)
     assert _ingest(engine, settings, 6000)[0][:2] == ("allocated", "LEARNED")
+    with engine.connect() as conn:  # the matcher was wrong after all: taken back
+        wrong = (
+            conn.execute(
+                select(t.payments.c.id)
+                .where(t.payments.c.reason == "LEARNED")
+                .order_by(t.payments.c.id.desc())
+            )
+            .scalars()
+            .first()
+        )
+    req = review.unmatch(engine, ANA, wrong, reason="not his flat any more")
+    review.approve(engine, SUP, req.approval_id)
+    back = list_rules(engine)[0]
+    assert back.status == "retired" and "taken back" in back.status_reason
+    assert _ingest(engine, settings, 7000)[0][0] == "review"
 
 
 def test_a_contradiction_retires_the_rule_and_an_undo_forgets(engine, settings) -> None:

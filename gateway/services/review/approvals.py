@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.errors import Conflict, NotFound, UserError
 from gateway.services.people import Actor, Role
-from gateway.services.review import bulk, store, tokens
+from gateway.services.review import bulk, learn, store, tokens
 from gateway.services.review.actions import (
     apply,
     compute,
@@ -229,6 +229,7 @@ def _run_unmatch(
         res.item.state.value,
         now,
     )
+    learn.placement_taken_back(conn, params.payment_id, actor, now)
     return ActionResult(
         action=ActionKind.UNMATCH.value,
         outcome="done",

@@ -196,6 +196,24 @@ def _forget(conn: Connection, item: ItemState, actor: str, now: datetime) -> Non
     book.write()
 
 
+def placement_taken_back(conn: Connection, payment_id: int, actor: str, now: datetime) -> None:
+    """An unmatch of a payment a rule placed contradicts the rule: it is retired, shown."""
+    rule_id = conn.execute(
+        select(learned_placements.c.rule_id).where(learned_placements.c.payment_id == payment_id)
+    ).scalar()
+    if rule_id is not None:
+        conn.execute(
+            update(lr)
+            .where(lr.c.id == rule_id, lr.c.status == "active")
+            .values(
+                status="retired",
+                status_reason=f"contradicted: its placement of payment {payment_id} was taken back",
+                updated_at=now,
+                updated_by=actor,
+            )
+        )
+
+
 # --- the rules page ---------------------------------------------------------------------------
 
 

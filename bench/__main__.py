@@ -25,6 +25,7 @@ BENCHES = [
     "api",
     "report",
     "review_actions",
+    "workspace",
 ]
 
 

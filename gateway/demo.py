@@ -35,11 +35,20 @@ def demo(settings: Settings, *, host: str, port: int, serve: bool = True) -> int
     _ingest_inbox(engine, settings, city)
     key = _demo_agent(engine, root)
     _print_access(engine, host, port, key)
+    _print_people(engine, root, host, port)
     if not serve:
         return 0
     from gateway.serve import serve as run_server
 
     return run_server(settings, host=host, port=port, workers=1)
+
+
+def _print_people(engine: Engine, root: Path, host: str, port: int) -> None:
+    from gateway.demo_people import demo_people
+
+    _say(f"workspace:     http://{host}:{port}/app  (sign in as one of these)")
+    for name, password in demo_people(engine, root).items():
+        _say(f"  {name:<12} password {password}")
 
 
 def _say(text: str) -> None:

@@ -23,6 +23,7 @@ NAV: list[NavItem] = [
     NavItem("Queue", "/app/queue", Role.VIEWER, "q"),
     NavItem("Accounts", "/app/accounts", Role.VIEWER, "s"),
     NavItem("Ageing", "/app/ageing", Role.VIEWER, "g"),
+    NavItem("Bulk", "/app/bulk", Role.ACCOUNTANT, "b"),
     NavItem("Approvals", "/app/approvals", Role.ACCOUNTANT, "p"),
     NavItem("Rules", "/app/rules", Role.VIEWER, "r"),
 ]

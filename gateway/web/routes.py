@@ -40,6 +40,7 @@ PAGE_MODULES = [
     "gateway.web.pages.finance",
     "gateway.web.pages.item",
     "gateway.web.pages.reports",
+    "gateway.web.pages.bulk",
     "gateway.web.pages.review_api",
 ]
 

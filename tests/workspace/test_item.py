@@ -115,3 +115,26 @@ def test_account_search_ageing_rules_and_approvals_pages(client: TestClient, que
     assert ageing.status_code == 200 and "Oldest item" in ageing.text
     assert client.get("/app/rules").status_code == 200
     assert client.get("/app/approvals").status_code == 200
+
+
+def test_bulk_preview_request_and_approval(client: TestClient, engine: Engine, queue_ids) -> None:
+    sign_in(client, "ana")
+    preview = client.get("/app/bulk?preview=1&rule=unique_correction_exact")
+    assert preview.status_code == 200 and 'id="eligible">1<' in preview.text
+    fields = dict(re.findall(r'name="(_csrf_token|form_token|rule)" value="([^"]*)"',
+                             preview.text[preview.text.index('action="/app/bulk"'):]))  # fmt: skip
+    r = client.post("/app/bulk", data=fields, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/app/approvals"
+    sign_in(client, "sam")
+    approvals = client.get("/app/approvals").text
+    start = approvals.index('action="/app/approvals/')
+    form = approvals[start : approvals.index("</form>", start)]
+    action = re.search(r'action="([^"]+)"', form).group(1)
+    data = dict(re.findall(r'name="(_csrf_token|form_token|decision)" value="([^"]*)"', form))
+    assert data["decision"] == "approve"
+    assert client.post(action, data=data, follow_redirects=False).status_code == 303
+    with engine.connect() as conn:
+        state = conn.execute(
+            select(review_items.c.state).where(review_items.c.id == queue_ids["CHECK_DIGIT_FAILED"])
+        ).scalar_one()
+    assert state == "resolved_assigned"

@@ -216,3 +216,13 @@ def test_errors_are_friendly_pages_without_tracebacks(client: TestClient) -> Non
     r = client.get("/app/queue?after=garbage!")
     assert r.status_code == 400 and "cursor" in r.text
     assert client.get("/app/static/htmx.min.js").status_code == 200
+
+
+def test_demo_people_are_created_once_and_can_sign_in(engine: Engine, tmp_path) -> None:
+    from gateway.demo_people import demo_people
+
+    first = demo_people(engine, tmp_path)
+    assert set(first) == {"accountant", "supervisor", "finance", "viewer"}
+    assert demo_people(engine, tmp_path) == first
+    user = authenticate(engine, "supervisor", first["supervisor"])
+    assert user.role is Role.SUPERVISOR and not user.must_change_password

@@ -148,9 +148,9 @@ def bench() -> list[Result]:
         names = [fold(n) for n in conn.execute(select(accounts.c.payer_name)).scalars()]
     scan = [_timed(lambda q=q: process.extract(q, names, scorer=fuzz.ratio, limit=20))
             for q in queries[:10]]  # fmt: skip
-    found = sum(
-        any(h.account_no == acc for h in search_accounts(engine, q, limit=20))
-        for (acc, _), q in zip(holders, queries, strict=True)
+    found = sum(  # the holder's name among the hits (namesakes are many in a city)
+        any(fold(h.payer_name) == fold(name) for h in search_accounts(engine, q, limit=20))
+        for (_, name), q in zip(holders, queries, strict=True)
     )
     engine.dispose()
     q95, i95, s95 = _p95(queue_times), _p95(item_times), _p95(search_times)
@@ -175,8 +175,8 @@ def bench() -> list[Result]:
             i95 < ITEM_TARGET_MS,
         ),
         Result(
-            f"account search by payer name, 213,377 accounts (p95 of 40; holder in the "
-            f"top 20 for {found}/40; index built in {build:.1f} s)",
+            f"account search by payer name, 213,377 accounts (p95 of 40; holder's name "
+            f"in the top 20 for {found}/40; index built in {build:.1f} s)",
             s95,
             "ms",
             "one rapidfuzz ratio scan of every name, median",

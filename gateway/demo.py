@@ -32,6 +32,7 @@ def demo(settings: Settings, *, host: str, port: int, serve: bool = True) -> int
     _say(f"database: {settings.database_url}")
     _generate(city)
     _import(engine, city)
+    _showcase(city)
     _ingest_inbox(engine, settings, city)
     key = _demo_agent(engine, root)
     _print_access(engine, host, port, key)
@@ -41,6 +42,13 @@ def demo(settings: Settings, *, host: str, port: int, serve: bool = True) -> int
     from gateway.serve import serve as run_server
 
     return run_server(settings, host=host, port=port, workers=1)
+
+
+def _showcase(city: Path) -> None:
+    from gateway.demo_showcase import write_showcase
+
+    if write_showcase(city, DEMO_DAY) is not None:
+        _say("added a statement with a review item for every reason a statement can carry")
 
 
 def _print_people(engine: Engine, root: Path, host: str, port: int) -> None:

@@ -137,7 +137,6 @@ def describe_reason(code: str) -> str:
 
 
 _BEST_SCORE = func.coalesce(review_items.c.candidates[(0, "score")].as_float(), -1.0)
-_BEST_ACCOUNT = review_items.c.candidates[(0, "account_no")].as_string()
 
 
 def _sort_key(sort: QueueSort) -> tuple[ColumnElement[Any], bool]:
@@ -218,6 +217,37 @@ def list_queue(engine: Engine, f: QueueFilter, today: date | None = None) -> Que
     column, ascending = _sort_key(f.sort)
     cond = _conditions(f, today)
     joined = review_items.join(payments, payments.c.id == review_items.c.payment_id)
+    # Two steps: the page's ids from the narrow join (filter, sort, limit), then the details
+    # of those 51 rows only (JSON candidates, file names, the best candidate's holder).
+    keys = (
+        select(review_items.c.id, column.label("sort_value"))
+        .select_from(joined)
+        .where(*cond)
+        .order_by(
+            column.asc() if ascending else column.desc(),
+            review_items.c.id.asc() if ascending else review_items.c.id.desc(),
+        )
+        .limit(limit + 1)
+    )
+    after = _after(f)
+    if after is not None:
+        keys = keys.where(after)
+    count = select(func.count()).select_from(joined).where(*cond)
+    with reading(engine) as conn:
+        page_keys = conn.execute(keys).all()
+        total = conn.execute(count).scalar_one()
+        more = len(page_keys) > limit
+        page_keys = page_keys[:limit]
+        details = _details(conn, [k.id for k in page_keys])
+    out = [_row(details[k.id], today) for k in page_keys]
+    last = page_keys[-1] if page_keys else None
+    cursor = encode_cursor(last.sort_value, last.id) if more and last is not None else None
+    return QueuePage(rows=out, total=total, next_cursor=cursor, today=today)
+
+
+def _details(conn: Any, ids: list[int]) -> dict[int, Any]:
+    if not ids:
+        return {}
     query = (
         select(
             review_items.c.id,
@@ -237,41 +267,34 @@ def list_queue(engine: Engine, f: QueueFilter, today: date | None = None) -> Que
             payments.c.debtor_iban,
             payments.c.remittance,
             raw_files.c.filename,
-            accounts.c.payer_name.label("best_payer"),
-            column.label("sort_value"),
         )
         .select_from(
-            joined.outerjoin(raw_files, raw_files.c.id == payments.c.raw_file_id).outerjoin(
-                accounts, accounts.c.account_no == _BEST_ACCOUNT
+            review_items.join(payments, payments.c.id == review_items.c.payment_id).outerjoin(
+                raw_files, raw_files.c.id == payments.c.raw_file_id
             )
         )
-        .where(*cond)
-        .order_by(
-            column.asc() if ascending else column.desc(),
-            review_items.c.id.asc() if ascending else review_items.c.id.desc(),
-        )
-        .limit(limit + 1)
+        .where(review_items.c.id.in_(ids))
     )
-    after = _after(f)
-    if after is not None:
-        query = query.where(after)
-    count = select(func.count()).select_from(joined).where(*cond)
-    with reading(engine) as conn:
-        rows = conn.execute(query).all()
-        total = conn.execute(count).scalar_one()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    out = [_row(r, today) for r in rows]
-    cursor = encode_cursor(rows[-1].sort_value, rows[-1].id) if more and rows else None
-    return QueuePage(rows=out, total=total, next_cursor=cursor, today=today)
+    rows = {r.id: r for r in conn.execute(query)}
+    best = {r.candidates[0]["account_no"] for r in rows.values() if r.candidates}
+    holders = dict(
+        conn.execute(
+            select(accounts.c.account_no, accounts.c.payer_name).where(
+                accounts.c.account_no.in_(sorted(best))
+            )
+        ).all()
+    ) if best else {}  # fmt: skip
+    return {i: (r, holders) for i, r in rows.items()}
 
 
-def _row(r: Any, today: date) -> QueueRow:
+def _row(found: tuple[Any, dict[str, str]], today: date) -> QueueRow:
+    r, holders = found
     cands = r.candidates or []
     best = None
     if cands:
         c = cands[0]
-        best = CandidateView(c["account_no"], float(c["score"]), c["reason"], r.best_payer)
+        holder = holders.get(c["account_no"])
+        best = CandidateView(c["account_no"], float(c["score"]), c["reason"], holder)
     return QueueRow(
         item_id=r.id,
         payment_id=r.payment_id,

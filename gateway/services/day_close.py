@@ -4,7 +4,7 @@ Rules (finance's, written here once):
 - a day closes only while its equation holds and every finding is acknowledged with a
   comment (``--ack KEY=comment``; acknowledgements are kept even when the close is still
   refused for another finding, and each records who gave it);
-- roles: supervisor or finance;
+- roles: supervisor or finance; only a day that is over (before today in Europe/Chisinau);
 - settlement runs first (in the same transaction), so an API agent's day of payments is
   paired with its lump sum (or shown missing) even when no file arrived since;
 - the close takes the write lock for its transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL:
@@ -135,6 +135,8 @@ def close_day(
 ) -> CloseResult:
     """Close ``day`` or refuse with every finding that still blocks it."""
     actor.require(Role.SUPERVISOR, Role.FINANCE)
+    if day >= business_today():
+        raise Conflict(f"day {day} is not over yet in Europe/Chisinau: payments may still arrive")
     with engine.begin() as conn:
         stored = conn.execute(
             select(business_days.c.status, business_days.c.snapshot_sha256).where(

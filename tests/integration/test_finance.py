@@ -393,3 +393,10 @@ def test_the_scheduled_close_closes_only_the_ready_days_before_today(engine, set
     job = build_scheduler(engine, timed).get_job("day-close")
     assert "hour='7'" in str(job.trigger) and "minute='30'" in str(job.trigger)
     assert run_day_close(engine, timed) == "ran"
+
+
+def test_today_cannot_be_closed(engine):
+    from reconciliation.service import business_today
+
+    with pytest.raises(Conflict, match="not over yet"):
+        close_day(engine, business_today(), FINANCE)

@@ -199,7 +199,20 @@ def _ingest(
         return IngestResult(filename, sha, "failed", parser.name, reason)
     n = counts.pop("records", 0)
     log.info("ingested", file_sha=sha[:12], format=parser.name, records=n, **counts)
+    _confirm_orders(engine)
     return IngestResult(filename, sha, "applied", parser.name, None, n, counts)
+
+
+def _confirm_orders(engine: Engine) -> None:
+    """A statement's debits may confirm payment orders (see ``orders.confirm_orders``); a
+    failure here is logged and retried by the next ingest or listing, never the file's."""
+    from gateway.services.orders import confirm_orders
+
+    try:
+        with engine.begin() as conn:
+            confirm_orders(conn)
+    except Exception as exc:
+        log.error("orders.confirm_failed", error=type(exc).__name__)
 
 
 def named_format(fmt: str | None) -> Format | None:

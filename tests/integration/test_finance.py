@@ -216,6 +216,13 @@ def test_provider_orders_validate_match_the_remittance_and_are_never_paid_twice(
         "out.xml",
         "statement",
     )
+    with engine.connect() as conn:  # confirmed by the ingest itself, before any listing
+        assert (
+            conn.execute(
+                select(payment_orders.c.state).where(payment_orders.c.id == second.id)
+            ).scalar_one()
+            == "confirmed"
+        )
     states = {o.id: o.state for o in list_orders(engine)}
     assert states == {order.id: "created", second.id: "confirmed"}
     with engine.connect() as conn:

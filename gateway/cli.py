@@ -389,6 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--ip-allow", default="", help="comma-separated networks, e.g. 10.0.0.0/8")
     a.add_argument("--sign", action="store_true", help="require HMAC-signed requests")
     a.set_defaults(func=cmd_agents_add)
+    from gateway.cli_operators import register_agents, register_quarantine
+
+    register_agents(ag)
 
     us = sub.add_parser("users", help="people of the workspace").add_subparsers(
         dest="us_cmd", required=True
@@ -427,6 +430,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", default="auto", help="auto (detect) or a format name, as for `gateway parse`"
     )
     ing.set_defaults(func=cmd_ingest)
+
+    register_quarantine(sub)
 
     pu = sub.add_parser("pull", help="run connectors now")
     pu.add_argument("name", nargs="?")

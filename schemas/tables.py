@@ -214,7 +214,21 @@ agents = Table(
     Column("rate_per_minute", Integer, nullable=False, default=6000),
     Column("active", Boolean, nullable=False, default=True),
     _ts("created_at"),
+    _ts("revoked_at", nullable=True),  # `gateway agents revoke`: active false from then on
 )
+
+# An agent's previous keys after `gateway agents rotate`, each valid until its grace ends.
+agent_keys = Table(
+    "agent_keys",
+    metadata,
+    _id(),
+    Column("agent_id", ForeignKey("agents.id"), nullable=False),
+    Column("key_id", String(16), nullable=False, unique=True),
+    Column("key_hash", String(128), nullable=False),
+    _ts("replaced_at"),
+    _ts("valid_until"),
+)
+Index("ix_agent_keys_agent", agent_keys.c.agent_id)
 
 api_requests = Table(
     "api_requests",

@@ -36,6 +36,7 @@ import hmac
 import ipaddress
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import anyio.to_thread
 from litestar.connection import ASGIConnection
@@ -202,6 +203,7 @@ async def authenticate(connection: ASGIConnection) -> None:
     if (
         agent is None
         or not agent.active
+        or (agent.valid_until is not None and agent.expired(datetime.now(UTC)))
         or not hmac.compare_digest(agent.key_hash, hash_secret(secret))
     ):
         raise ApiError(

@@ -27,9 +27,9 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from gateway.db import reading
+from gateway.db import as_utc, reading
 from gateway.errors import UserError
-from schemas.tables import agents
+from schemas.tables import agent_keys, agents
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 DEFAULT_RATE_PER_MINUTE = 6000
@@ -112,6 +112,11 @@ class AgentRecord:
     signing_secret: str | None
     rate_per_minute: int
     active: bool
+    #: set for a previous key after a rotation: the moment it stops working
+    valid_until: datetime | None = None
+
+    def expired(self, now: datetime) -> bool:
+        return self.valid_until is not None and self.valid_until <= now
 
     @property
     def source(self) -> str:
@@ -126,7 +131,7 @@ def load_agent(engine: Engine, key_id: str) -> AgentRecord | None:
     with reading(engine) as conn:
         r = conn.execute(select(agents).where(agents.c.key_id == key_id)).first()
     if r is None:
-        return None
+        return load_previous_key(engine, key_id)
     return AgentRecord(
         id=r.id,
         name=r.name,
@@ -137,3 +142,29 @@ def load_agent(engine: Engine, key_id: str) -> AgentRecord | None:
         rate_per_minute=r.rate_per_minute,
         active=bool(r.active),
     )
+
+
+def load_previous_key(engine: Engine, key_id: str) -> AgentRecord | None:
+    """The agent whose previous key (``gateway agents rotate``) this is, while its grace
+    lasts; None for an unknown or expired key id. A read, like ``load_agent``."""
+    k = agent_keys
+    with reading(engine) as conn:
+        r = conn.execute(
+            select(agents, k.c.key_hash.label("old_hash"), k.c.valid_until)
+            .join(k, k.c.agent_id == agents.c.id)
+            .where(k.c.key_id == key_id)
+        ).first()
+    if r is None:
+        return None
+    record = AgentRecord(
+        id=r.id,
+        name=r.name,
+        key_id=key_id,
+        key_hash=r.old_hash,
+        networks=parse_networks(r.ip_allow),
+        signing_secret=r.signing_secret,
+        rate_per_minute=r.rate_per_minute,
+        active=bool(r.active),
+        valid_until=as_utc(r.valid_until),
+    )
+    return None if record.expired(datetime.now(UTC)) else record

@@ -19,12 +19,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-import msgspec
 from sqlalchemy import Connection, Engine, select
 
 from gateway.errors import NotFound, UserError
 from gateway.services.people import Actor, Role
 from gateway.services.review import learn, store, tokens
+from gateway.services.review.requests import request_for_item
 from gateway.services.review.structs import (
     DEFAULT_CONFIG,
     ActionResult,
@@ -40,6 +40,7 @@ from gateway.services.review.structs import (
     SharePart,
     SplitParams,
     UndoParams,
+    kind_of,
 )
 from reconciliation import resolve
 from reconciliation.model import ServiceAmount
@@ -47,10 +48,6 @@ from reconciliation.money import format_amount
 from reconciliation.resolve import DuplicateOutcome, Original, Resolution, Share
 from reconciliation.review import ActionKind, ReviewError, ReviewState, ReviewStateError
 from schemas.tables import payments
-
-
-def kind_of(params: Params) -> ActionKind:
-    return ActionKind(type(params).__struct_config__.tag)
 
 
 def locked_item(conn: Connection, item_id: int, expected_version: int | None) -> ItemState:
@@ -219,8 +216,6 @@ def act(
     config: ReviewConfig = DEFAULT_CONFIG,
 ) -> ActionResult:
     """Any resolution or undo: done now, or waiting for approval (four-eyes)."""
-    from gateway.services.review import approvals
-
     actor.require(Role.ACCOUNTANT)
     kind = kind_of(params)
     with engine.begin() as conn:
@@ -231,7 +226,7 @@ def act(
         res = compute(conn, item, params, actor.username, config)
         now = store.now_utc()
         if resolve.needs_approval(kind, item.amount, config.four_eyes_above):
-            result = approvals.request_for_item(conn, item, params, res, actor.username, now)
+            result = request_for_item(conn, item, params, res, actor.username, now)
         else:
             result = apply(conn, item, res, actor=actor.username, approved_by=None, now=now)
         tokens.finish_token(conn, form_token, result)
@@ -384,11 +379,3 @@ def undo(
         form_token=form_token,
         config=config,
     )
-
-
-def params_json(params: Params) -> dict:
-    return msgspec.to_builtins(params)  # type: ignore[no-any-return]
-
-
-def params_from_json(data: dict) -> Params:
-    return msgspec.convert(data, Params)  # type: ignore[arg-type]

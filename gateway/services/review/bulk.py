@@ -30,6 +30,7 @@ from gateway.db import reading
 from gateway.errors import UserError
 from gateway.services.people import Actor, Role
 from gateway.services.review import learn, store, tokens
+from gateway.services.review.requests import insert_request
 from gateway.services.review.structs import (
     DEFAULT_CONFIG,
     ActionResult,
@@ -214,8 +215,6 @@ def request(
 
     The request freezes the proposals (item, version, account): the approval applies exactly
     what was previewed, skipping what changed since."""
-    from gateway.services.review.approvals import insert_request
-
     actor.require(Role.ACCOUNTANT)
     full = preview(engine, actor, flt, rule, show=0)
     if not full.proposals:

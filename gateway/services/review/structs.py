@@ -15,6 +15,7 @@ from gateway.errors import Conflict
 from gateway.settings import Settings
 from reconciliation.allocate import DEFAULT_POLICY, AllocationPolicy
 from reconciliation.resolve import FOUR_EYES_ABOVE
+from reconciliation.review import ActionKind
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,18 @@ Params = (
     | UndoParams
     | UnmatchParams
 )
+
+
+def kind_of(params: Params) -> ActionKind:
+    return ActionKind(type(params).__struct_config__.tag)
+
+
+def params_json(params: Params) -> dict:
+    return msgspec.to_builtins(params)  # type: ignore[no-any-return]
+
+
+def params_from_json(data: dict) -> Params:
+    return msgspec.convert(data, Params)  # type: ignore[arg-type]
 
 
 class Approval(msgspec.Struct, frozen=True):

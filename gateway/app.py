@@ -114,8 +114,19 @@ def health(state: State) -> Response:
     return Response({"status": "ok"}, status_code=200)
 
 
+def _pg_bounds(settings: Settings) -> dict:
+    """PostgreSQL: no statement of the app waits for a lock longer than a post may take."""
+    if not settings.database_url.startswith(("postgres", "postgresql")):
+        return {}
+    ms = int(settings.write_timeout * 1000)
+    return {"connect_args": {"options": f"-c lock_timeout={ms}"}}
+
+
 def create_app(settings: Settings, engine: Engine | None = None) -> Litestar:
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url, **_pg_bounds(settings))
+    from gateway.api.bounded import configure
+
+    configure(engine, settings.write_timeout)
     from gateway.api import routes as api_routes
     from gateway.web import render as web_render
     from gateway.web import routes as web_routes

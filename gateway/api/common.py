@@ -17,9 +17,12 @@ from litestar import Request
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import Receive, Scope, Send
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
+from gateway.api.bounded import bounded, unavailable
 from gateway.api.problems import ApiError, status_of
 from gateway.api.structs import Problem, encoder
+from gateway.dbhealth import note_write
 from gateway.errors import Refused
 from gateway.logging import get_logger
 from gateway.problem import PROBLEM
@@ -74,11 +77,16 @@ async def write_call(engine: Engine, fn: Callable[..., T], *args: Any, **kwargs:
     """Run a writing service: on SQLite as a job of the event loop's group-committing writer
     (``gateway.writer.LoopWriter``), else in a worker thread. SQLite serializes
     writers anyway; a job there costs no thread hand-off and batches with its neighbours.
+    Either way within a bounded time, or 503 with nothing stored (``gateway.api.bounded``).
     """
     if engine.dialect.name == "sqlite":
         job = partial(fn, engine, *args, **kwargs)
-        return await write_async(engine, lambda _conn: job())
-    return await call(fn, engine, *args, **kwargs)
+        return await bounded(engine, partial(write_async, engine), job)
+    try:
+        return await call(fn, engine, *args, **kwargs)
+    except OperationalError as exc:  # PostgreSQL: lock_timeout, lost connection, disk full
+        note_write(engine, exc)
+        raise unavailable("the database cannot take the write now; nothing was stored") from None
 
 
 async def read(engine: Engine, fn: Callable[..., T], *args: Any) -> T:

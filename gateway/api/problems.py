@@ -39,6 +39,7 @@ CODES: dict[str, tuple[int, int]] = {
     "SIGNATURE_EXPIRED": (401, 300),
     "IP_NOT_ALLOWED": (403, 300),
     "RATE_LIMITED": (429, 1),
+    "UNAVAILABLE": (503, 1),
     "INTERNAL_ERROR": (500, 1),
 }
 

@@ -290,3 +290,12 @@ def test_corrections_land_on_the_first_open_day(city) -> None:
     with city.connect() as conn:
         days = set(conn.execute(select(t.allocations.c.business_day)).scalars())
     assert days == {today + timedelta(days=2)}
+
+
+def test_a_payment_reversed_by_its_bank_is_not_resolved(city) -> None:
+    item = add_review_payment(city, 1000)
+    with city.begin() as conn:
+        conn.execute(t.payments.update().values(status="reversed"))
+    with pytest.raises(UserError, match="reversed by its bank"):
+        review.assign(city, ANA, item, ACC_ION)
+    assert _money(city, item) == {}

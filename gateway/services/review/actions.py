@@ -43,7 +43,7 @@ from gateway.services.review.structs import (
     kind_of,
 )
 from reconciliation import resolve
-from reconciliation.model import ServiceAmount
+from reconciliation.model import PaymentStatus, ServiceAmount
 from reconciliation.money import format_amount
 from reconciliation.resolve import DuplicateOutcome, Original, Resolution, Share
 from reconciliation.review import ActionKind, ReviewError, ReviewState, ReviewStateError
@@ -71,6 +71,10 @@ def compute(
     """The pure core's answer for ``params`` on ``item``, from the data as it is now.
 
     ``approved``: a resolution that waited for approval runs as if the item were open."""
+    if item.payment_status == PaymentStatus.REVERSED:
+        raise UserError(
+            f"payment {item.payment_id} was reversed by its bank; there is nothing to resolve"
+        )
     core = store.core_item(item)
     if approved and core.state is ReviewState.AWAITING_APPROVAL:
         core = replace(core, state=ReviewState.OPEN, claimed_by=None)

@@ -58,6 +58,10 @@ def fold_terms(query: str | None) -> list[str]:
     return [w for w in fold(query).split(" ") if w]
 
 
+#: The search text is part of the queue's index; PostgreSQL caps an index entry at ~2.7 kB.
+SEARCH_MAX = 600
+
+
 def search_text(*parts: str | None) -> str:
     """What a review item is searched by: payer name, IBAN (without spaces), remittance."""
-    return " ".join(fold(p) for p in parts if p)
+    return " ".join(fold(p) for p in parts if p)[:SEARCH_MAX]

@@ -25,7 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import msgspec
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from gateway.db import reading
@@ -136,16 +136,16 @@ def describe_reason(code: str) -> str:
         return code
 
 
-_BEST_SCORE = func.coalesce(review_items.c.candidates[(0, "score")].as_float(), -1.0)
+_BEST_SCORE = func.coalesce(review_items.c.best_score, -1)
 
 
 def _sort_key(sort: QueueSort) -> tuple[ColumnElement[Any], bool]:
     """(the sort column, ascending?); the item id breaks ties in the same direction."""
     return {
-        QueueSort.OLDEST: (payments.c.business_day, True),
-        QueueSort.NEWEST: (payments.c.business_day, False),
-        QueueSort.AMOUNT_DESC: (payments.c.amount, False),
-        QueueSort.AMOUNT_ASC: (payments.c.amount, True),
+        QueueSort.OLDEST: (review_items.c.business_day, True),
+        QueueSort.NEWEST: (review_items.c.business_day, False),
+        QueueSort.AMOUNT_DESC: (review_items.c.amount, False),
+        QueueSort.AMOUNT_ASC: (review_items.c.amount, True),
         QueueSort.SCORE: (_BEST_SCORE, False),
     }[sort]
 
@@ -161,8 +161,6 @@ def decode_cursor(cursor: str, sort: QueueSort) -> tuple[Any, int]:
         value, item_id = json.loads(raw)
         if sort in (QueueSort.OLDEST, QueueSort.NEWEST):
             value = date.fromisoformat(value)
-        elif sort is QueueSort.SCORE:
-            value = float(value)
         else:
             value = int(value)
         return value, int(item_id)
@@ -175,22 +173,22 @@ def _conditions(f: QueueFilter, today: date) -> list[ColumnElement[bool]]:
     if f.reason:
         cond.append(review_items.c.reason == f.reason.value)
     if f.channel:
-        cond.append(payments.c.channel == f.channel)
+        cond.append(review_items.c.channel == f.channel)
     if f.source:
-        cond.append(payments.c.source == f.source)
+        cond.append(review_items.c.source == f.source)
     if f.day_from:
-        cond.append(payments.c.business_day >= f.day_from)
+        cond.append(review_items.c.business_day >= f.day_from)
     if f.day_to:
-        cond.append(payments.c.business_day <= f.day_to)
+        cond.append(review_items.c.business_day <= f.day_to)
     if f.amount_min is not None:
-        cond.append(payments.c.amount >= f.amount_min)
+        cond.append(review_items.c.amount >= f.amount_min)
     if f.amount_max is not None:
-        cond.append(payments.c.amount <= f.amount_max)
+        cond.append(review_items.c.amount <= f.amount_max)
     if f.age:
         low, high = f.age.days
-        cond.append(payments.c.business_day <= today - timedelta(days=low))
+        cond.append(review_items.c.business_day <= today - timedelta(days=low))
         if high is not None:
-            cond.append(payments.c.business_day >= today - timedelta(days=high))
+            cond.append(review_items.c.business_day >= today - timedelta(days=high))
     if f.claimed_by is not None:
         claimed = review_items.c.claimed_by
         cond.append(claimed.is_(None) if f.claimed_by == "" else claimed == f.claimed_by)
@@ -216,12 +214,10 @@ def list_queue(engine: Engine, f: QueueFilter, today: date | None = None) -> Que
     limit = max(1, min(f.limit, MAX_PAGE))
     column, ascending = _sort_key(f.sort)
     cond = _conditions(f, today)
-    joined = review_items.join(payments, payments.c.id == review_items.c.payment_id)
-    # Two steps: the page's ids from the narrow join (filter, sort, limit), then the details
-    # of those 51 rows only (JSON candidates, file names, the best candidate's holder).
+    # Two steps: the page's ids from review_items alone (filter, sort, limit; the payment's
+    # facts are copied there), then the details of those 51 rows only (payment, file, holder).
     keys = (
         select(review_items.c.id, column.label("sort_value"))
-        .select_from(joined)
         .where(*cond)
         .order_by(
             column.asc() if ascending else column.desc(),
@@ -232,7 +228,8 @@ def list_queue(engine: Engine, f: QueueFilter, today: date | None = None) -> Que
     after = _after(f)
     if after is not None:
         keys = keys.where(after)
-    count = select(func.count()).select_from(joined).where(*cond)
+    count = select(func.count()).select_from(review_items).where(*cond)
+    _heal(engine)
     with reading(engine) as conn:
         page_keys = conn.execute(keys).all()
         total = conn.execute(count).scalar_one()
@@ -243,6 +240,49 @@ def list_queue(engine: Engine, f: QueueFilter, today: date | None = None) -> Que
     last = page_keys[-1] if page_keys else None
     cursor = encode_cursor(last.sort_value, last.id) if more and last is not None else None
     return QueuePage(rows=out, total=total, next_cursor=cursor, today=today)
+
+
+def fill_queue_columns(conn: Connection) -> int:
+    """Copy the payment's facts (and the best score) onto items written without them.
+
+    The ingest and the review service write them with the item; this fills rows another
+    tool inserted (and the items there were before migration 0005b)."""
+    rows = conn.execute(
+        select(review_items.c.id, review_items.c.candidates, payments.c.business_day,
+               payments.c.amount, payments.c.channel, payments.c.source)
+        .join(payments, payments.c.id == review_items.c.payment_id)
+        .where(review_items.c.business_day.is_(None))
+    ).all()  # fmt: skip
+    if rows:
+        conn.execute(
+            update(review_items)
+            .where(review_items.c.id == bindparam("b_id"))
+            .values(business_day=bindparam("b_day"), amount=bindparam("b_amount"),
+                    channel=bindparam("b_channel"), source=bindparam("b_source"),
+                    best_score=bindparam("b_score")),
+            [{"b_id": r.id, "b_day": r.business_day, "b_amount": r.amount,
+              "b_channel": r.channel, "b_source": r.source,
+              "b_score": best_score(r.candidates)} for r in rows],
+        )  # fmt: skip
+    return len(rows)
+
+
+def best_score(candidates: list[dict] | None) -> int | None:
+    """The first (best-ranked) candidate's score in thousandths, as the queue sorts by it."""
+    return round(float(candidates[0]["score"]) * 1000) if candidates else None
+
+
+def _heal(engine: Engine) -> None:
+    with reading(engine) as conn:
+        missing = conn.execute(
+            select(review_items.c.id)
+            .where(review_items.c.state == ReviewState.OPEN.value,
+                   review_items.c.business_day.is_(None))
+            .limit(1)
+        ).first()  # fmt: skip
+    if missing is not None:
+        with engine.begin() as conn:
+            fill_queue_columns(conn)
 
 
 def _details(conn: Any, ids: list[int]) -> dict[int, Any]:
@@ -321,13 +361,11 @@ def _row(found: tuple[Any, dict[str, str]], today: date) -> QueueRow:
 
 def filter_choices(engine: Engine) -> dict[str, list[str]]:
     """The channels and sources that have open items, for the filter drop-downs."""
-    joined = review_items.join(payments, payments.c.id == review_items.c.payment_id)
     open_ = review_items.c.state == ReviewState.OPEN.value
     with reading(engine) as conn:
-        channels = conn.execute(
-            select(payments.c.channel).select_from(joined).where(open_).distinct()
-        ).scalars()
-        sources = conn.execute(
-            select(payments.c.source).select_from(joined).where(open_).distinct()
-        ).scalars()
-        return {"channels": sorted(channels), "sources": sorted(sources)}
+        channels = conn.execute(select(review_items.c.channel).where(open_).distinct())
+        sources = conn.execute(select(review_items.c.source).where(open_).distinct())
+        return {
+            "channels": sorted(c for c in channels.scalars() if c),
+            "sources": sorted(c for c in sources.scalars() if c),
+        }

@@ -20,6 +20,9 @@ from reconciliation.service.load import RefIds, load_accounts
 from schemas.bulk import bulk_insert, db_value, reserve_ids
 from schemas.tables import allocations, business_days, payments, review_items
 
+#: review items carry the payment's facts the workspace queue filters and sorts by
+REVIEW_COLUMNS = ("id", "payment_id", "reason", "candidates", "state", "created_at", "search",
+                  "business_day", "amount", "channel", "source", "best_score")  # fmt: skip
 ALLOCATION_COLUMNS = (
     "id",
     "payment_id",
@@ -189,7 +192,7 @@ def persist(
     bulk_insert(
         conn,
         review_items,
-        ("id", "payment_id", "reason", "candidates", "state", "created_at", "search"),
+        REVIEW_COLUMNS,
         [
             (
                 rid,
@@ -199,6 +202,11 @@ def persist(
                 "open",
                 db_value(conn, now),
                 search_text(p.record.debtor_name, p.record.debtor_iban, p.record.remittance),
+                day(p.business_day),
+                p.record.amount,
+                p.channel,
+                source,
+                round(p.candidates[0].score * 1000) if p.candidates else None,
             )
             for rid, (pid, p) in zip(review_ids, reviews, strict=True)
         ],

@@ -184,9 +184,10 @@ def insert_item(conn: Connection, payment_id: int, item: ReviewItem, now: dateti
     cands = [
         {"account_no": c.account_no, "score": c.score, "reason": c.reason} for c in item.candidates
     ]
-    payer = conn.execute(
-        select(p.c.debtor_name, p.c.debtor_iban, p.c.remittance).where(p.c.id == payment_id)
-    ).one()
+    pay = conn.execute(
+        select(p.c.debtor_name, p.c.debtor_iban, p.c.remittance, p.c.business_day, p.c.amount,
+               p.c.channel, p.c.source).where(p.c.id == payment_id)
+    ).one()  # fmt: skip
     return conn.execute(
         insert(ri)
         .values(
@@ -197,7 +198,13 @@ def insert_item(conn: Connection, payment_id: int, item: ReviewItem, now: dateti
             created_at=now,
             version=item.version,
             note=item.note or None,
-            search=search_text(*payer),  # the queue's folded search text, as the ingest writes
+            # the queue's folded search text and the payment's facts, as the ingest writes them
+            search=search_text(pay.debtor_name, pay.debtor_iban, pay.remittance),
+            business_day=pay.business_day,
+            amount=pay.amount,
+            channel=pay.channel,
+            source=pay.source,
+            best_score=round(cands[0]["score"] * 1000) if cands else None,
         )
         .returning(ri.c.id)
     ).scalar_one()

@@ -1,7 +1,7 @@
 """review_items: the payment facts the workspace queue filters and sorts by
 
 Revision ID: 0005b
-Revises: 0005
+Revises: 0004
 Create Date: 2026-12-02 07:05:00
 
 The queue filtered and sorted through a join with payments: 20,000 open items meant 20,000
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0005b'
-down_revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

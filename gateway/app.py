@@ -27,6 +27,7 @@ from gateway.logging import get_logger, request_id
 from gateway.problem import problem
 from gateway.settings import Settings
 from gateway.web.errors import html_error, is_page_path
+from reconciliation.allocate import AllocationPolicy
 
 log = get_logger("gateway.http")
 
@@ -122,6 +123,13 @@ def _pg_bounds(settings: Settings) -> dict:
     return {"connect_args": {"options": f"-c lock_timeout={ms}"}}
 
 
+def _policy(settings: Settings) -> AllocationPolicy:
+    """The TOML's ``[allocation]``, read once at start-up (a broken file stops the start)."""
+    from connectors.config import load_file
+
+    return load_file(settings).allocation
+
+
 def create_app(settings: Settings, engine: Engine | None = None) -> Litestar:
     engine = engine or make_engine(settings.database_url, **_pg_bounds(settings))
     from gateway.api.bounded import configure
@@ -140,7 +148,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Litestar:
             RecursionError: _too_deep,
             Exception: _unexpected,
         },
-        state=State({"engine": engine, "settings": settings}),
+        state=State(
+            {"engine": engine, "settings": settings, "allocation_policy": _policy(settings)}
+        ),
         openapi_config=OpenAPIConfig(
             title="Plata gateway",
             version="1.0.0",

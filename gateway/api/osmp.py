@@ -100,6 +100,7 @@ async def _pay(request: Request, txn_id: str, account: str, sum_: str, txn_date:
             channel="terminal",
             tz=tz,
             audit=audit,
+            policy=request.app.state.allocation_policy,
         )
     except Refused as exc:
         await write_call(request.app.state.engine, record_request, agent_of(request).id, audit, 200)

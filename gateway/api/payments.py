@@ -71,6 +71,7 @@ async def create_payment(request: Request, data: JSONBody[PaymentIn]) -> Json:
             _input(data),
             tz=ZoneInfo(settings.timezone),
             audit=audit,
+            policy=request.app.state.allocation_policy,
         )
     except Refused as exc:
         raise await refuse(request, exc, audit) from None

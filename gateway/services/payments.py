@@ -59,7 +59,7 @@ from gateway.services.payment_rows import (
     write_audit,
 )
 from gateway.writer import write
-from reconciliation.allocate import AllocationError, allocate
+from reconciliation.allocate import DEFAULT_POLICY, AllocationError, AllocationPolicy, allocate
 from reconciliation.model import AllocationRow
 from reconciliation.money import format_amount
 from reconciliation.service import reverse_allocations
@@ -94,14 +94,17 @@ def post_payment(
     channel: str = "bank_api",
     tz: ZoneInfo | None = None,
     audit: Audit | None = None,
+    policy: AllocationPolicy = DEFAULT_POLICY,
 ) -> Outcome:
-    """Validate, then store and allocate the payment once; a retry replays the first answer."""
+    """Validate, then store and allocate the payment once; a retry replays the first answer.
+
+    A sum without services is spread by ``policy`` (the gateway's TOML ``[allocation]``)."""
     p = validate(inp, tz or ZoneInfo("Europe/Chisinau"))
     # The hot path speaks DBAPI (see ``Sql``), so a unique violation arrives as the driver's
     # own IntegrityError, not SQLAlchemy's wrapper; either means another insert won the race.
     integrity = (IntegrityError, engine.dialect.loaded_dbapi.IntegrityError)
     try:
-        return write(engine, lambda conn: _post_in_tx(conn, agent, p, channel, audit))
+        return write(engine, lambda conn: _post_in_tx(conn, agent, p, channel, audit, policy))
     except integrity:
         return _after_race(engine, agent, p, audit)
 
@@ -119,7 +122,12 @@ def _with_id(pid: int, stored: Any) -> dict[str, Any]:
 
 
 def _post_in_tx(
-    conn: Connection, agent: AgentRecord, p: ValidPayment, channel: str, audit: Audit | None
+    conn: Connection,
+    agent: AgentRecord,
+    p: ValidPayment,
+    channel: str,
+    audit: Audit | None,
+    policy: AllocationPolicy = DEFAULT_POLICY,
 ) -> Outcome:
     db = Sql(conn)
     now = db.ts(datetime.now(UTC))  # one timestamp for the payment, its rows and its request
@@ -136,7 +144,14 @@ def _post_in_tx(
         p = replace(p, business_day=first_open_day(conn, p.business_day))
     lines = open_lines(db, account_id, p.account_no)
     try:
-        rows = allocate(p.account_no, p.amount, lines, services=p.services, invoice_no=p.invoice_no)
+        rows = allocate(
+            p.account_no,
+            p.amount,
+            lines,
+            services=p.services,
+            invoice_no=p.invoice_no,
+            policy=policy,
+        )
     except AllocationError as exc:
         raise Refused(exc.code, str(exc)) from None
     answer = _answer(p, rows)

@@ -112,8 +112,9 @@ stop.set(); sampler.join()
 with engine.connect() as conn:
     rows = conn.exec_driver_sql(
         "SELECT external_id, status, coalesce(account_no, ''), coalesce(reason, '')"
-        " FROM payments ORDER BY external_id").all()
-digest = hashlib.sha256("".join(",".join(r) + "\n" for r in rows).encode()).hexdigest()
+        " FROM payments").all()
+# sorted here, not by the database: PostgreSQL's collation would order the ids differently
+digest = hashlib.sha256("".join(",".join(r) + "\\n" for r in sorted(rows)).encode()).hexdigest()
 print(json.dumps({"seconds": elapsed, "status": result.status, "counts": result.counts,
                   "maxrss_mb": peak_mb(), "worker_mb": worker[0], "decisions": digest}))
 """

@@ -29,10 +29,10 @@ def messy_day(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _decisions(engine) -> str:  # type: ignore[no-untyped-def]
     q = text(
         "SELECT external_id, status, coalesce(account_no, ''), coalesce(reason, '')"
-        " FROM payments ORDER BY external_id"
+        " FROM payments"
     )
-    with engine.connect() as conn:
-        rows = conn.execute(q).all()
+    with engine.connect() as conn:  # sorted here: PostgreSQL's collation orders ids otherwise
+        rows = sorted(conn.execute(q).all())
     return "".join(f"{e},{s},{a},{r}\n" for e, s, a, r in rows)
 
 

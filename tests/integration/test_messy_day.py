@@ -28,8 +28,7 @@ def messy_day(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _decisions(engine) -> str:  # type: ignore[no-untyped-def]
     q = text(
-        "SELECT external_id, status, coalesce(account_no, ''), coalesce(reason, '')"
-        " FROM payments"
+        "SELECT external_id, status, coalesce(account_no, ''), coalesce(reason, '') FROM payments"
     )
     with engine.connect() as conn:  # sorted here: PostgreSQL's collation orders ids otherwise
         rows = sorted(conn.execute(q).all())

@@ -1,7 +1,7 @@
 """PostgreSQL: the bulk tables' foreign keys checked once per statement
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0005b
 Create Date: 2026-12-02 06:20:00
 
 On PostgreSQL a foreign key is a row trigger: every inserted row runs one lookup of its
@@ -30,7 +30,7 @@ SQLite keeps its declared foreign keys (``schemas/tables.py``); the bulk jobs th
 from alembic import op
 
 revision = '0009'
-down_revision = '0005'
+down_revision = '0005b'
 branch_labels = None
 depends_on = None
 

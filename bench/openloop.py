@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 import threading
 import time
 from dataclasses import dataclass, field
@@ -53,8 +54,9 @@ class Load:
 async def post_open_loop(
     base: str, key: str, accounts: list[str], *, rate: float, seconds: float, prefix: str,
     timeout: float = 10.0, health_every: float = 0.5, load: Load | None = None,
+    until: Callable[[], bool] | None = None,
 ) -> Load:  # fmt: skip
-    """Post at ``rate``/s for ``seconds``; poll /health meanwhile."""
+    """Post at ``rate``/s for ``seconds`` (or until ``until()`` is true); poll /health."""
     load = load or Load()
     paid_at = datetime.now(UTC).isoformat(timespec="seconds")
     headers = {"Authorization": f"Bearer {key}"}
@@ -74,7 +76,7 @@ async def post_open_loop(
             shot.latency = time.monotonic() - shot.sent
 
         async def health(stop: float) -> None:
-            while time.monotonic() < stop:
+            while time.monotonic() < stop and not (until and until()):
                 t0 = time.monotonic()
                 try:
                     r = await client.get("/health", timeout=2.0)
@@ -86,7 +88,7 @@ async def post_open_loop(
         start = time.monotonic()
         tasks = [asyncio.create_task(health(start + seconds))]
         i = 0
-        while (now := time.monotonic()) < start + seconds:
+        while (now := time.monotonic()) < start + seconds and not (until and until()):
             tasks.append(asyncio.create_task(post(i)))
             i += 1
             await asyncio.sleep(max(0.0, start + i / rate - now))

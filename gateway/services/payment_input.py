@@ -22,9 +22,13 @@ from reconciliation.money import MoneyError, format_amount, parse_amount
 
 #: One million lei: far above any household's utility bill; a larger sum is a typo or worse.
 MAX_PAYMENT_BANI = 100_000_000
-TXN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,34}$")
+#: Matched whole (``fullmatch``): with ``$``, "TX1\n" passed as a second id for TX1.
+TXN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,34}")
 MAX_SERVICES = 50
 FUTURE_SKEW = timedelta(days=1)
+#: A real-time post is made when the resident pays; one older than this (a bank's backlog
+#: after a long outage at most) is a wrong clock or a wrong field, not a payment to place.
+PAST_LIMIT = timedelta(days=31)
 
 
 @dataclass(frozen=True)
@@ -87,14 +91,22 @@ def _paid_at(text_: str, tz: ZoneInfo) -> tuple[datetime, date]:
         paid_at = None
     if paid_at is None or paid_at.tzinfo is None:
         raise Refused("INVALID_PAID_AT", "paid_at must be ISO 8601 with an offset")
-    if paid_at > datetime.now(UTC) + FUTURE_SKEW:
+    try:  # year 1 with a positive offset is before datetime's range once in UTC
+        utc = paid_at.astimezone(UTC)
+        day = paid_at.astimezone(tz).date()
+    except (OverflowError, ValueError):
+        raise Refused("INVALID_PAID_AT", "paid_at is out of range") from None
+    now = datetime.now(UTC)
+    if utc > now + FUTURE_SKEW:
         raise Refused("INVALID_PAID_AT", "paid_at is in the future")
-    return paid_at, paid_at.astimezone(tz).date()
+    if utc < now - PAST_LIMIT:
+        raise Refused("INVALID_PAID_AT", f"paid_at is more than {PAST_LIMIT.days} days ago")
+    return paid_at, day
 
 
 def validate(inp: PaymentInput, tz: ZoneInfo) -> ValidPayment:
     """Check every field and compute the canonical hash; touches no database."""
-    if not TXN_RE.match(inp.agent_txn_id):
+    if not TXN_RE.fullmatch(inp.agent_txn_id):
         raise Refused("INVALID_TXN_ID", "agent_txn_id: 1-35 of A-Z a-z 0-9 . _ : -")
     account_no = canonical_account(inp.account_no)
     amount = wire_amount(inp.amount)

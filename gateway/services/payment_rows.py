@@ -168,14 +168,21 @@ VALUES (:agent_id, :method, :path, :sha, :body, :status, :at)
 """
 
 
+#: What ``api_requests.body`` keeps of a request: its first bytes (the sha256 is of the whole).
+#: A body near the 10 MB limit stored whole on every post would fill the disk, not the audit.
+AUDIT_BODY_BYTES = 4096
+
+
 def write_audit(db: Sql, agent_id: int, audit: Audit | None, status: int, at: Any = None) -> None:
-    """Keep the request (agent, method, path, body and its sha256, our status) at ``at``
-    (the transaction's ``Sql.ts`` timestamp; now when not given)."""
+    """Keep the request (agent, method, path, the first ``AUDIT_BODY_BYTES`` of its body and
+    the whole body's sha256, our status) at ``at`` (the transaction's ``Sql.ts`` timestamp;
+    now when not given)."""
     if audit is None:
         return
     db.run(AUDIT_SQL, {
         "agent_id": agent_id, "method": audit.method, "path": audit.path[:300],
-        "sha": hashlib.sha256(audit.body).hexdigest(), "body": audit.body, "status": status,
+        "sha": hashlib.sha256(audit.body).hexdigest(), "body": audit.body[:AUDIT_BODY_BYTES],
+        "status": status,
         "at": db.ts(datetime.now(UTC)) if at is None else at,
     })  # fmt: skip
 

@@ -12,6 +12,13 @@ on any of them, or act inside a transaction they roll back on the error: the ing
 one or the other (a large file is applied while its parse worker reads it; see
 ``connectors.parse_worker``), so nothing is half-applied. ``parse_file(path)`` is the same
 parse of a stored file; camt streams it from disk.
+
+Bank statement formats also say what each statement block states about itself:
+``read(source, options)`` returns a ``FileReading`` whose ``statements`` (one
+``StatementSummary`` per block: balances, booked sums, findings) are complete once its records
+are consumed. The records keep the one row shape; ``ReadOptions`` carries a connector's say
+(strict balances, encoding, intraday reports as money, MT940 quirks). Formats without
+statements inherit a ``read`` that wraps ``parse``.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from reconciliation.review import ReasonCode
 from reconciliation.settlement import Collector, RegistryBatch, identify
 
 CHANNEL_BY_FORMAT = {
+    "camt052": "transfer",  # an intraday report's entries, when a connector takes them as money
     "camt053": "transfer",
     "mt940": "transfer",
     "camt054": "bank_itemised",
@@ -38,7 +39,7 @@ CHANNEL_BY_FORMAT = {
 }
 
 #: Formats whose credits may be a collector's lump sum (a bank statement, not a registry).
-STATEMENT_FORMATS = frozenset({"camt053", "mt940"})
+STATEMENT_FORMATS = frozenset({"camt052", "camt053", "mt940"})
 
 #: Days either side of a payment in which another to the same account may be its duplicate.
 DUPLICATE_WINDOW_DAYS = 3

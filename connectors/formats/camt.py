@@ -1,9 +1,10 @@
-"""Streaming reader shared by camt.053 (statements) and camt.054 (notifications).
+"""Streaming reader shared by camt.052 (reports), camt.053 (statements) and camt.054
+(notifications), every version from 001.02 to 001.13 (schemas/formats/bank_files.md).
 
-Versions 001.02, 001.04 and 001.08 are read by one code path: the element names that matter
-are the same, and the few differences (``<Sts>BOOK</Sts>`` vs ``<Sts><Cd>BOOK</Cd></Sts>``,
-``Dbtr/Nm`` vs ``Dbtr/Pty/Nm``, the transaction amount in ``TxDtls/Amt`` vs
-``TxDtls/AmtDtls/TxAmt/Amt``) are looked up in both places.
+All versions are read by one code path, by local name under the document's namespace
+(``camt_index``): the elements that matter have the same paths, and the few differences
+(``<Sts>BOOK</Sts>`` vs ``<Sts><Cd>BOOK</Cd></Sts>``, ``Dbtr/Nm`` vs ``Dbtr/Pty/Nm``, the
+transaction amount in ``TxDtls/Amt`` vs ``TxDtls/AmtDtls/TxAmt/Amt``) are looked up in both.
 
 Safety and size: lxml ``iterparse`` runs with entities unresolved, no network, no DTD loading
 and without ``huge_tree``; a document that declares a DOCTYPE is refused before its body is
@@ -15,21 +16,24 @@ What becomes a record:
 
 - only booked entries (``BOOK``) by default: pending (``PDNG``) and informational entries are
   not money yet; ``CamtDocument.records(include_pending=True)`` yields them too, with
-  ``extra["status"]`` saying which;
-- an entry with several ``TxDtls`` (or with ``Btch`` and any ``TxDtls``) is a batch: one record
-  per ``TxDtls``, ``batch_ref`` = the entry's ``NtryRef`` (else its ``AcctSvcrRef``), and the
-  details must add up to the entry amount;
-- an entry without ``TxDtls`` (a collector's lump sum) or with one ``TxDtls`` and no ``Btch``
-  is one record; a lump sum with ``Btch`` gets ``batch_ref`` too;
+  ``extra["status"]`` saying which; a camt.052 report's entries are information unless the
+  connector sets ``intraday_booked``;
+- an entry with several ``TxDtls`` (or with ``Btch`` and details carrying amounts) is a
+  batch: one record per ``TxDtls``, ``batch_ref`` = the entry's ``NtryRef`` (else its
+  ``AcctSvcrRef``); details that do not add up to the entry make it one record of the
+  entry's amount and a ``batch_mismatch`` finding (the entry is the truth);
+- an entry without ``TxDtls`` (a collector's lump sum; remittance = ``AddtlNtryInf``), or
+  with one ``TxDtls`` and no ``Btch``, or one ``TxDtls`` without an amount, is one record of
+  the entry's amount; a lump sum with ``Btch`` gets ``batch_ref`` too;
 - ``direction`` is the booked movement (``CdtDbtInd``); ``reversal`` is ``RvslInd``;
 - ``external_id`` is the transaction's ``AcctSvcrRef`` (for a single entry, the entry's),
   else a derived id (``base.derive_ids``).
 
-Balances: per statement, ``StatementInfo`` carries the opening (``OPBD``, or ``PRCD``) and
-closing (``CLBD``) balances and the booked totals; when both balances are present the reader
-checks opening + booked credits - booked debits = closing and raises ``FormatError``
-otherwise. Use ``statement_info(data)`` or ``CamtDocument(...).statements`` (filled as the
-document is read) to see them.
+Balances: per statement block a ``StatementSummary`` carries the opening (``OPBD``, ``PRCD``,
+or a later page's first ``ITBD``) and closing (``CLBD``, else the last ``ITBD``) balances and
+the booked sums; opening + credits - debits != closing, or a page not opening with the
+previous page's closing, is a finding (a ``FormatError`` when the connector is strict). Use
+``statement_info(data)`` or ``CamtDocument(...).statements`` (filled as the document is read).
 """
 
 from __future__ import annotations
@@ -37,7 +41,6 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -55,6 +58,7 @@ from connectors.formats.base import (
     derive_ids,
     xml_head,
 )
+from connectors.formats.camt_index import first, index, text_of, trie
 from reconciliation.model import (
     PaymentRecord,
     StatementFinding,
@@ -80,106 +84,6 @@ _OPENING = ("OPBD", "PRCD")
 _CLOSING = ("CLBD",)
 #: Interim booked: a page of a multi-page statement opens and closes with it.
 _INTERIM = "ITBD"
-
-
-#: Every path (relative to a statement block, a balance, an entry or a transaction) that the
-#: reader asks for. The per-element index visits only these, skipping whole subtrees that
-#: carry nothing we read (bank transaction codes, creditor parties, related dates, ...).
-_PATHS = (
-    # statement block
-    "Id", "Acct/Id/IBAN", "Acct/Id/Othr/Id", "Acct/Ccy", "ElctrncSeqNb", "LglSeqNb",
-    "FrToDt/FrDtTm", "FrToDt/ToDtTm",
-    # balance
-    "Tp/CdOrPrtry/Cd", "Tp/CdOrPrtry/Prtry", "Amt", "CdtDbtInd",
-    # entry
-    "Sts", "Sts/Cd", "Sts/Prtry", "AcctSvcrRef", "NtryRef", "AddtlNtryInf", "RvslInd",
-    "BookgDt/Dt", "BookgDt/DtTm", "ValDt/Dt", "ValDt/DtTm", "NtryDtls/Btch", "NtryDtls/TxDtls",
-    # transaction details (indexed on their own: "NtryDtls/TxDtls" is not descended into)
-    "AmtDtls/TxAmt/Amt", "AmtDtls/InstdAmt/Amt", "Refs/EndToEndId", "Refs/AcctSvcrRef",
-    "RmtInf/Ustrd", "RmtInf/Strd/CdtrRefInf/Ref", "RltdPties/Dbtr/Nm", "RltdPties/Dbtr/Pty/Nm",
-    "RltdPties/DbtrAcct/Id/IBAN",
-)  # fmt: skip
-
-#: Subtrees an index does not descend into: the statement's blocks are indexed on their own
-#: when their end tag arrives, and each TxDtls gets an index of its own (a batch has many).
-_OWN_INDEX = frozenset({"TxDtls", "Ntry", "Bal"})
-
-
-@dataclass(frozen=True, slots=True)
-class _Step:
-    """One wanted element name below a trie node: its path and what is wanted below it."""
-
-    path: str  # local-name path from the indexed element, e.g. "Refs/EndToEndId"
-    below: dict[str, _Step]  # keyed by Clark name ("{ns}Name"), as lxml reports tags
-    own_index: bool  # a TxDtls: indexed on its own, as a dict like _index's
-
-
-@lru_cache(maxsize=16)
-def _trie(ns: str) -> dict[str, _Step]:
-    """``_PATHS`` as nested steps keyed by the document's own Clark names, so that the walk
-    compares ``node.tag`` as lxml gives it, with no namespace stripping or path building."""
-    root: dict[str, _Step] = {}
-    for path in _PATHS:
-        level, so_far = root, ""
-        for name in path.split("/"):
-            so_far = f"{so_far}/{name}" if so_far else name
-            key = f"{{{ns}}}{name}"
-            step = level.get(key)
-            if step is None:
-                step = level[key] = _Step(so_far, {}, name in _OWN_INDEX)
-            if step.own_index:
-                break
-            level = step.below
-    return root
-
-
-def _index(el: Any, root: dict[str, _Step]) -> dict[str, list[Any]]:
-    """The descendants of ``el`` on a wanted path, by their local-name path ("Refs/EndToEndId").
-
-    One walk per element instead of an ElementPath search per field (lxml's ``find`` costs
-    several microseconds a call, and an entry is asked for some twenty fields); the walk
-    follows the paths the reader asks for (``root``: the document's ``_trie``), so no other
-    element is ever visited. A TxDtls is
-    listed as its own index (a dict like this one), built in the same walk.
-    """
-    out: dict[str, list[Any]] = {}
-    _collect(el, root, root, out)
-    return out
-
-
-def _collect(
-    el: Any, wanted: dict[str, _Step], root: dict[str, _Step], out: dict[str, list[Any]]
-) -> None:
-    for node in el:
-        step = wanted.get(node.tag)  # comments and PIs have non-string tags: never wanted
-        if step is None:
-            continue
-        if step.own_index:
-            sub: dict[str, list[Any]] = {}
-            _collect(node, root, root, sub)
-            node = sub
-        elif step.below:
-            _collect(node, step.below, root, out)
-        found = out.get(step.path)
-        if found is None:
-            out[step.path] = [node]
-        else:
-            found.append(node)
-
-
-def _text(idx: dict[str, list[Any]], *paths: str) -> str | None:
-    """Stripped text of the first of ``paths`` that exists and is non-empty."""
-    for path in paths:
-        for found in idx.get(path, ()):
-            text = found.text
-            if text and (text := text.strip()):
-                return text
-    return None
-
-
-def _first(idx: dict[str, list[Any]], path: str) -> Any:
-    found = idx.get(path)
-    return found[0] if found else None
 
 
 def _sniff(source: bytes | Path) -> tuple[str, str]:
@@ -250,7 +154,7 @@ class CamtDocument:
         self.block_kind = _ROOTS[self.kind][2]
         self.statements: list[StatementSummary] = []
         self._ns = f"urn:iso:std:iso:20022:tech:xsd:camt.{self.kind}.{self.version}"
-        self._wanted = _trie(self._ns)
+        self._wanted = trie(self._ns)
         self._balances: list[tuple[str, int]] = []  # (code, signed bani) of the current block
         # a camt.052 report is intraday information: its entries are not money yet
         self._information = self.kind == "052" and not options.intraday_booked
@@ -304,23 +208,23 @@ class CamtDocument:
         are released."""
         if info.statement_id is not None or parent is None:
             return
-        idx = _index(parent, self._wanted)
-        info.statement_id = _text(idx, "Id") or ""
-        info.account_iban = _text(idx, "Acct/Id/IBAN", "Acct/Id/Othr/Id")
-        info.currency = _text(idx, "Acct/Ccy")
-        info.sequence = _text(idx, "ElctrncSeqNb", "LglSeqNb")
+        idx = index(parent, self._wanted)
+        info.statement_id = text_of(idx, "Id") or ""
+        info.account_iban = text_of(idx, "Acct/Id/IBAN", "Acct/Id/Othr/Id")
+        info.currency = text_of(idx, "Acct/Ccy")
+        info.sequence = text_of(idx, "ElctrncSeqNb", "LglSeqNb")
         where = f"statement {info.statement_id} FrToDt"
-        info.from_date = _date(_text(idx, "FrToDt/FrDtTm"), where)
-        info.to_date = _date(_text(idx, "FrToDt/ToDtTm"), where)
+        info.from_date = _date(text_of(idx, "FrToDt/FrDtTm"), where)
+        info.to_date = _date(text_of(idx, "FrToDt/ToDtTm"), where)
 
     def _balance(self, el: Any, info: StatementSummary) -> None:
-        idx = _index(el, self._wanted)
-        code = _text(idx, "Tp/CdOrPrtry/Cd", "Tp/CdOrPrtry/Prtry")
+        idx = index(el, self._wanted)
+        code = text_of(idx, "Tp/CdOrPrtry/Cd", "Tp/CdOrPrtry/Prtry")
         if code not in (*_OPENING, *_CLOSING, _INTERIM):
             return
         where = f"statement {info.statement_id} balance {code}"
-        bani = amount_or_error(_text(idx, "Amt"), where)
-        if _direction(_text(idx, "CdtDbtInd"), where) == "debit":
+        bani = amount_or_error(text_of(idx, "Amt"), where)
+        if _direction(text_of(idx, "CdtDbtInd"), where) == "debit":
             bani = -bani
         self._balances.append((code, bani))
 
@@ -352,28 +256,28 @@ class CamtDocument:
     def _entry(
         self, el: Any, info: StatementSummary, n: int, include_pending: bool
     ) -> Iterator[PaymentRecord]:
-        idx = _index(el, self._wanted)
+        idx = index(el, self._wanted)
         where = f"entry {n}"
-        amt_el = _first(idx, "Amt")
+        amt_el = first(idx, "Amt")
         amount = amount_or_error(amt_el.text if amt_el is not None else None, f"{where} Amt")
-        direction = _direction(_text(idx, "CdtDbtInd"), where)
-        status = _text(idx, "Sts/Cd", "Sts/Prtry", "Sts")
+        direction = _direction(text_of(idx, "CdtDbtInd"), where)
+        status = text_of(idx, "Sts/Cd", "Sts/Prtry", "Sts")
         if not status:
             raise FormatError(f"{where}: status (Sts) missing")
-        booking_date = _date(_text(idx, "BookgDt/Dt", "BookgDt/DtTm"), where)
+        booking_date = _date(text_of(idx, "BookgDt/Dt", "BookgDt/DtTm"), where)
         if status == "BOOK":
             info.book(amount, direction, booking_date)
             if self._information:
                 return
         elif not include_pending:
             return
-        svcr = _text(idx, "AcctSvcrRef")
+        svcr = text_of(idx, "AcctSvcrRef")
         base: dict[str, Any] = {
             "source_format": self.source_format,
             "currency": (amt_el.get("Ccy") or "").strip() or info.currency or "MDL",
             "booking_date": booking_date,
-            "value_date": _date(_text(idx, "ValDt/Dt", "ValDt/DtTm"), where),
-            "reversal": _bool(_text(idx, "RvslInd"), where),
+            "value_date": _date(text_of(idx, "ValDt/Dt", "ValDt/DtTm"), where),
+            "reversal": _bool(text_of(idx, "RvslInd"), where),
             "extra": {
                 "status": status,
                 "entry": n,
@@ -383,7 +287,7 @@ class CamtDocument:
         }
         txs = idx.get("NtryDtls/TxDtls", [])  # each already an index of its own
         has_batch = "NtryDtls/Btch" in idx
-        batch_ref = _text(idx, "NtryRef") or svcr or f"{info.statement_id}:entry-{n}"
+        batch_ref = text_of(idx, "NtryRef") or svcr or f"{info.statement_id}:entry-{n}"
         if not txs:
             yield self._lump(idx, amount, direction, svcr, batch_ref if has_batch else None, base)
         elif len(txs) == 1 and (not has_batch or not _tx_amount_text(txs[0])):
@@ -435,7 +339,7 @@ class CamtDocument:
             amount=amount,
             direction=direction,
             account_servicer_ref=svcr,
-            remittance=_text(idx, "AddtlNtryInf"),
+            remittance=text_of(idx, "AddtlNtryInf"),
             batch_ref=batch_ref,
             **base,
         )
@@ -449,14 +353,14 @@ class CamtDocument:
             tx_where = f"{where} TxDtls {i}"
             tx = self._tx_fields(tx_idx)
             tx["amount"] = amount_or_error(_tx_amount_text(tx_idx), tx_where)
-            tx["direction"] = _direction(_text(tx_idx, "CdtDbtInd") or _IND[direction], tx_where)
+            tx["direction"] = _direction(text_of(tx_idx, "CdtDbtInd") or _IND[direction], tx_where)
             tx["external_id"] = tx["account_servicer_ref"] or ""
             details.append(tx)
         return details
 
     def _tx_fields(self, tx: dict[str, list[Any]]) -> dict[str, Any]:
         """References, parties and remittance of one TxDtls (its index)."""
-        e2e = _text(tx, "Refs/EndToEndId")
+        e2e = text_of(tx, "Refs/EndToEndId")
         if e2e and e2e.upper() == "NOTPROVIDED":
             e2e = None
         texts = [u.text.strip() for u in tx.get("RmtInf/Ustrd", ()) if u.text and u.text.strip()]
@@ -470,11 +374,11 @@ class CamtDocument:
                 texts.append(ref)  # a non-RF reference is still evidence for the matcher
         return {
             "end_to_end_id": e2e,
-            "account_servicer_ref": _text(tx, "Refs/AcctSvcrRef"),
+            "account_servicer_ref": text_of(tx, "Refs/AcctSvcrRef"),
             "remittance": " ".join(texts) or None,
             "payment_ref": payment_ref,
-            "debtor_name": _text(tx, "RltdPties/Dbtr/Nm", "RltdPties/Dbtr/Pty/Nm"),
-            "debtor_iban": _text(tx, "RltdPties/DbtrAcct/Id/IBAN"),
+            "debtor_name": text_of(tx, "RltdPties/Dbtr/Nm", "RltdPties/Dbtr/Pty/Nm"),
+            "debtor_iban": text_of(tx, "RltdPties/DbtrAcct/Id/IBAN"),
         }
 
 
@@ -482,7 +386,7 @@ _IND = {"credit": "CRDT", "debit": "DBIT"}
 
 
 def _tx_amount_text(tx: dict[str, list[Any]]) -> str | None:
-    return _text(tx, "Amt", "AmtDtls/TxAmt/Amt", "AmtDtls/InstdAmt/Amt")
+    return text_of(tx, "Amt", "AmtDtls/TxAmt/Amt", "AmtDtls/InstdAmt/Amt")
 
 
 def _release(el: Any) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert
 
 from reconciliation.model import StatementSummary
 from schemas.tables import statement_findings, statements
@@ -74,14 +74,3 @@ def _statement_row(
         "business_day": day,
         "created_at": now,
     }
-
-
-def findings_of_day(conn: Connection, day: date) -> list[dict[str, Any]]:
-    """Every finding of a business day, oldest first, with its file and statement ids."""
-    q = (
-        select(statement_findings, statements.c.statement_id.label("bank_statement_id"))
-        .outerjoin(statements, statements.c.id == statement_findings.c.statement_id)
-        .where(statement_findings.c.business_day == day)
-        .order_by(statement_findings.c.id)
-    )
-    return [dict(row._mapping) for row in conn.execute(q)]

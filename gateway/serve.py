@@ -31,6 +31,8 @@ from litestar import Litestar
 from gateway.errors import UserError
 from gateway.settings import Settings
 
+#: How long SIGTERM waits for requests in flight before the server stops anyway.
+GRACEFUL_SECONDS = 10
 #: Young-generation threshold while serving (CPython's default is 700).
 GC_GEN0_THRESHOLD = 20_000
 
@@ -89,6 +91,8 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
         # default: anything on the host could then claim any address)
         "proxy_headers": bool(settings.trusted_proxies),
         "forwarded_allow_ips": ",".join(settings.trusted_proxies) or "",
+        # SIGTERM: requests in flight get this long (a post is bounded by write_timeout)
+        "timeout_graceful_shutdown": GRACEFUL_SECONDS,
     }
     if workers == 1:
         uvicorn.run(served_app(settings), **common)

@@ -166,17 +166,20 @@ def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.progress import bar
     from gateway.services.ingest import ingest_path
 
     options = _connector_read_options(settings, args.source)
-    result = ingest_path(
-        _engine(settings),
-        settings,
-        Path(args.file),
-        source=args.source,
-        fmt=args.format,
-        options=options,
-    )
+    with bar(_tty(), unit="records") as shown:  # a large file's records, on a terminal only
+        result = ingest_path(
+            _engine(settings),
+            settings,
+            Path(args.file),
+            source=args.source,
+            fmt=args.format,
+            options=options,
+            progress=shown,
+        )
     print(result.describe())
     return result.exit_code
 

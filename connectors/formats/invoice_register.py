@@ -109,28 +109,70 @@ class Register:
         return tuple(sorted({inv.period for inv in self.invoices.values()}))
 
 
-def read_register(folder: Path) -> Register:
+def read_register(folder: Path, progress: Callable[[int], None] | None = None) -> Register:
     """Read and validate the five files of ``folder``; ``RegisterError`` on the first problem.
 
-    A bulk caller pauses the cyclic garbage collector around this (the import does:
-    ``gateway.gcpause``): two million small tuples would trigger dozens of full collections
-    that can find nothing to free (nothing here forms cycles).
+    ``progress(bytes read so far, all files)`` is called as the files are read (a progress
+    bar); without it the files are read directly. A bulk caller pauses the cyclic garbage
+    collector around this (the import does: ``gateway.gcpause``): two million small tuples
+    would trigger dozens of full collections that can find nothing to free.
     """
-    return _read_all(Path(folder))
+    return _read_all(Path(folder), _Meter(progress))
 
 
-def _read_all(folder: Path) -> Register:
+def _read_all(folder: Path, meter: _Meter) -> Register:
     reg = Register()
-    reg.providers = _read_simple(folder, "providers.csv", _provider)
-    reg.services = _read_simple(folder, "services.csv", _named)
-    reg.managers = _read_simple(folder, "managers.csv", _named)
+    reg.providers = _read_simple(folder, "providers.csv", _provider, meter)
+    reg.services = _read_simple(folder, "services.csv", _named, meter)
+    reg.managers = _read_simple(folder, "managers.csv", _named, meter)
     managers = {m[0] for m in reg.managers}
-    reg.accounts = _read_simple(folder, "accounts.csv", lambda r, f, n: _account(r, f, n, managers))
-    _read_invoices(folder, reg)
+    reg.accounts = _read_simple(
+        folder, "accounts.csv", lambda r, f, n: _account(r, f, n, managers), meter
+    )
+    _read_invoices(folder, reg, meter)
     return reg
 
 
-def _rows(folder: Path, name: str, fast: bool = False) -> Iterator[tuple[int, list[str]]]:
+class _Meter:
+    """Opens the register's files; with a ``progress`` callback, counts the bytes read."""
+
+    def __init__(self, progress: Callable[[int], None] | None) -> None:
+        self.progress = progress
+        self.done = 0  # bytes of the files already read to the end
+
+    def open(self, path: Path) -> io.TextIOBase:
+        if self.progress is None:
+            return path.open(encoding="utf-8-sig", newline="")
+        raw = _CountingReader(path.open("rb"), self)
+        return io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-8-sig", newline="")
+
+
+class _CountingReader(io.RawIOBase):
+    """A raw file that reports each chunk read (8 KB at a time, so the cost is nothing)."""
+
+    def __init__(self, fh: io.BufferedReader, meter: _Meter) -> None:
+        self.fh, self.meter, self.read_here = fh, meter, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self.fh.readinto(buffer)
+        self.read_here += n
+        assert self.meter.progress is not None
+        self.meter.progress(self.meter.done + self.read_here)
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            self.meter.done += self.read_here
+            self.fh.close()
+        super().close()
+
+
+def _rows(
+    folder: Path, name: str, meter: _Meter, fast: bool = False
+) -> Iterator[tuple[int, list[str]]]:
     """(line number, fields) of a file's data rows, in the contract's column order.
 
     ``fast`` (invoices.csv, two million lines) splits lines with ``str.split``, several times
@@ -142,7 +184,7 @@ def _rows(folder: Path, name: str, fast: bool = False) -> Iterator[tuple[int, li
         raise RegisterError(name, 0, "file missing")
     wanted = COLUMNS[name]
     try:
-        with path.open(encoding="utf-8-sig", newline="") as fh:
+        with meter.open(path) as fh:
             reader = csv.reader(fh)
             header = next(reader, None)
             if header is None:
@@ -183,11 +225,11 @@ def _csv_line(line: str) -> list[str]:
     return rows[0] if rows else [""]
 
 
-def _read_simple(folder: Path, name: str, check: Check) -> list[Any]:
+def _read_simple(folder: Path, name: str, check: Check, meter: _Meter) -> list[Any]:
     """Rows of a small file, each checked by ``check(row, file, line)``; codes must be unique."""
     out = []
     seen: dict[str, int] = {}
-    for lineno, row in _rows(folder, name):
+    for lineno, row in _rows(folder, name, meter):
         row = tuple(v.strip() for v in row)
         if row[0] in seen:
             raise RegisterError(
@@ -291,13 +333,13 @@ def _amount(text: str, line: int) -> int:
         raise RegisterError("invoices.csv", line, str(exc)) from None
 
 
-def _read_invoices(folder: Path, reg: Register) -> None:
+def _read_invoices(folder: Path, reg: Register, meter: _Meter) -> None:
     """One pass over invoices.csv: lines of the contract's exact header go straight to
     ``_group``; any other header goes through the general reader, re-encoded as lines."""
     name = "invoices.csv"
     canonical = ",".join(COLUMNS[name])
     try:
-        with (folder / name).open(encoding="utf-8-sig", newline="") as fh:
+        with meter.open(folder / name) as fh:
             if fh.readline().rstrip("\r\n") == canonical:
                 reg.line_count = _group(enumerate(fh, start=2), reg)
                 return
@@ -307,10 +349,10 @@ def _read_invoices(folder: Path, reg: Register) -> None:
         raise RegisterError(name, 0, f"not UTF-8 (byte {exc.start} of a chunk)") from None
     except csv.Error as exc:
         raise RegisterError(name, 0, f"malformed CSV: {exc}") from None
-    reg.line_count = _group(_canonical_lines(folder, name), reg)
+    reg.line_count = _group(_canonical_lines(folder, name, meter), reg)
 
 
-def _canonical_lines(folder: Path, name: str) -> Iterator[tuple[int, str]]:
+def _canonical_lines(folder: Path, name: str, meter: _Meter) -> Iterator[tuple[int, str]]:
     """(line, text) of a register whose header differs from the contract's exact one.
 
     Rare (columns reordered or padded), so each row is simply written back as one CSV line
@@ -318,7 +360,7 @@ def _canonical_lines(folder: Path, name: str) -> Iterator[tuple[int, str]]:
     """
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    for lineno, row in _rows(folder, name, fast=True):
+    for lineno, row in _rows(folder, name, meter, fast=True):
         buf.seek(0)
         buf.truncate()
         writer.writerow(row)

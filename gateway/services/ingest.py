@@ -41,6 +41,7 @@ from gateway.collectors import collectors_of
 from gateway.errors import UserError
 from gateway.gcpause import gc_paused
 from gateway.logging import get_logger
+from gateway.progress import Bar
 from gateway.services import ingest_rounds, rawstore
 from gateway.services.statements import record_statements
 from gateway.settings import Settings
@@ -120,7 +121,9 @@ def ingest_path(
     source: str | None = None,
     fmt: str = "auto",
     options: ReadOptions = DEFAULT_OPTIONS,
+    progress: Bar | None = None,
 ) -> IngestResult:
+    """``ingest_bytes`` of a file; ``progress`` shows a large file's records as applied."""
     return _ingest(
         engine,
         settings,
@@ -129,6 +132,7 @@ def ingest_path(
         source=source,
         fmt=fmt,
         options=options,
+        progress=progress,
     )
 
 
@@ -141,6 +145,7 @@ def _ingest(
     source: str | None,
     fmt: str,
     options: ReadOptions,
+    progress: Bar | None = None,
 ) -> IngestResult:
     # The bytes travel in a box so that the last reference can be dropped once they are
     # stored: a 100,000-entry statement should not hold its 60 MB of XML while it is applied
@@ -157,6 +162,10 @@ def _ingest(
         return IngestResult(filename, sha, "in_progress", None)
     try:
         parser = named or detect_format(data)
+        if progress is not None and len(data) >= PROGRESS_MIN_BYTES:
+            progress.stage(f"ingesting {filename}", total=_estimated_records(data, parser.name))
+        else:
+            progress = None
         if len(data) >= WORKER_MIN_BYTES:  # a worker reads the stored file: let go of ours
             del data
             reading = read_in_worker(path, parser.name, options)
@@ -177,6 +186,7 @@ def _ingest(
                 parser.name,
                 learn_after=settings.learn_after,
                 round_size=settings.ingest_round,
+                progress=progress,
             )
     except _NoRecords as exc:
         return _quarantine(engine, raw_id, filename, sha, parser.name, str(exc))
@@ -224,6 +234,20 @@ def named_format(fmt: str | None) -> Format | None:
     except FormatError:
         known = ", ".join(sorted(FORMATS))
         raise UserError(f"unknown format {fmt!r} (known: auto, {known})") from None
+
+
+#: A file at least this large shows a progress bar (when the caller passes one).
+PROGRESS_MIN_BYTES = 1 << 20
+
+
+def _estimated_records(data: bytes, fmt: str) -> int | None:
+    """About how many records a large file holds: the bar's end (a count of entry markers,
+    cheap beside the parse; a wrong guess only moves the bar, the summary says the truth)."""
+    if fmt.startswith("camt"):
+        return max(data.count(b"<Ntry>"), data.count(b"<TxDtls>")) or None
+    if fmt.startswith("mt94"):
+        return data.count(b":61:") or None
+    return data.count(b"\n") or None
 
 
 class _NoRecords(FormatError):
@@ -280,8 +304,15 @@ def _apply(
     *,
     learn_after: int,
     round_size: int | None = None,
+    progress: Bar | None = None,
 ) -> dict[str, int]:
     today = business_today()
+
+    def on_round(done: int) -> None:
+        ingest_rounds.commit_round(conn, raw_id, done)
+        if progress is not None:
+            progress.update(done)
+
     with ingest_rounds.rounds_connection(engine, INGEST_CACHE_MB) as conn, _claimed(conn, raw_id):
         _claim(conn, raw_id)
         counts = apply_records(
@@ -296,7 +327,7 @@ def _apply(
             plausibility=config.plausibility,
             policy=config.allocation,
             round_size=round_size or ingest_rounds.round_size(conn),
-            on_round=lambda done: ingest_rounds.commit_round(conn, raw_id, done),
+            on_round=on_round,
         )
         # an intraday report may hold no money at all, yet its statement is worth keeping
         if not counts.get("records") and not reading.statements:

@@ -28,7 +28,6 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError
@@ -37,6 +36,7 @@ from connectors.formats.invoice_register import FILES, InvoiceRow, Register, rea
 from gateway.db import bulk_transaction
 from gateway.errors import UserError
 from gateway.gcpause import gc_paused
+from gateway.progress import Bar, bar
 from gateway.services import invoice_writes as w
 from reconciliation.allocate import DEFAULT_POLICY, AllocationPolicy
 from reconciliation.service import business_today, consume_advances
@@ -126,8 +126,8 @@ def import_register(
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"invoice register folder not found: {folder}")
-    with _Stages(progress) as stage:
-        stage("checking")
+    with bar(progress) as shown:
+        shown.stage("checking register")
         summary = ImportSummary(sha256=register_digest(folder))
         with engine.connect() as conn:
             previous = _previous_import(conn, summary.sha256)
@@ -135,7 +135,7 @@ def import_register(
             summary.noop, summary.previous = True, previous
             return summary
         with gc_paused():
-            _read_and_write(engine, folder, summary, stage, policy)
+            _read_and_write(engine, folder, summary, shown, policy)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -144,7 +144,7 @@ def _read_and_write(
     engine: Engine,
     folder: Path,
     summary: ImportSummary,
-    stage: Callable[[str], None],
+    shown: Bar,
     policy: AllocationPolicy,
 ) -> None:
     """Read, validate and write the register in one transaction.
@@ -153,15 +153,34 @@ def _read_and_write(
     returns, still inside the caller's GC pause: alive at ``gc.enable()``, it would make
     the first collection walk all of it (~0.5 s at seed scale) for nothing.
     """
-    stage("reading")
-    reg = read_register(folder)
+    steps = _Steps(shown, sum((folder / n).stat().st_size for n in FILES if (folder / n).is_file()))
+    reg = read_register(folder, progress=steps.read if shown.active else None)
     summary.periods = reg.periods
     try:
         with bulk_transaction(engine, IMPORT_CACHE_MB) as conn:
-            _write(conn, reg, summary, stage, policy)
+            _write(conn, reg, summary, steps, policy)
     except IntegrityError as exc:
         reason = _first_line(exc)
         raise UserError(f"invoice register refused by the database: {reason}") from exc
+
+
+class _Steps:
+    """The import's bar: reading is about half the work (by bytes read), writing the rest
+    (``WRITE_STEPS`` in order, equal shares)."""
+
+    WRITE_STEPS = ("reference data", "accounts", "comparing", "invoices", "advance credit")
+
+    def __init__(self, shown: Bar, size: int) -> None:
+        self.shown, self.size = shown, max(size, 1)
+        shown.stage("reading register", total=2 * self.size)
+
+    def read(self, done: int) -> None:
+        self.shown.update(min(done, self.size))
+
+    def __call__(self, name: str) -> None:
+        share = self.size / len(self.WRITE_STEPS)
+        at = self.size + self.WRITE_STEPS.index(name) * share
+        self.shown.update(at, description=f"writing register: {name}")
 
 
 #: SQLite page cache while the register imports: about two million index entries.
@@ -267,27 +286,3 @@ def _referenced_ids(conn: Connection, invoice_ids: Sequence[int]) -> Iterable[in
 def _chunks(items: Sequence[int]) -> Iterable[Sequence[int]]:
     for i in range(0, len(items), _CHUNK):
         yield items[i : i + _CHUNK]
-
-
-class _Stages:
-    """A rich status line naming the current stage, or nothing when not on a terminal."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.status: Any = None
-
-    def __enter__(self) -> _Stages:
-        if self.enabled:
-            from rich.console import Console
-
-            self.status = Console(stderr=True).status("importing register")
-            self.status.__enter__()
-        return self
-
-    def __call__(self, name: str) -> None:
-        if self.status is not None:
-            self.status.update(f"importing register: {name}")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.status is not None:
-            self.status.__exit__(*exc)

@@ -26,6 +26,7 @@ BENCHES = [
     "report",
     "review_actions",
     "workspace",
+    "reliability",
 ]
 
 

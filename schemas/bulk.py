@@ -96,6 +96,8 @@ def keyset(conn: Connection, name: str, keys: Iterable[str]) -> Table:
     if rows:
         mark = "%s" if conn.dialect.name == "postgresql" else "?"
         conn.exec_driver_sql(f"INSERT INTO tmp_{name} (k) VALUES ({mark})", rows)
+        if mark == "%s":  # PostgreSQL plans a temporary table as tiny until it is analysed
+            conn.exec_driver_sql(f"ANALYZE tmp_{name}")
     return table
 
 

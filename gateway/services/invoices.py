@@ -227,6 +227,7 @@ def _write(
     summary.advance_rows = consume_advances(
         conn, day=business_today(), actor="register-import", policy=policy
     )
+    w.refresh_statistics(conn)
 
 
 def _plan(conn: Connection, reg: Register, account_ids: dict[str, int]) -> _Plan:

@@ -12,13 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from reconciliation.model import CITY_TIMEZONE
+
 
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///var/gateway.db"
     data_dir: Path = Path("var/data")
     config_path: Path | None = None  # the connectors' TOML file
-    timezone: str = "Europe/Chisinau"
+    timezone: str = CITY_TIMEZONE
     log_json: bool | None = None  # None: JSON unless stderr is a terminal
     log_level: str = "INFO"
     # API

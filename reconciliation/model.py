@@ -18,6 +18,10 @@ from reconciliation.money import format_amount
 
 Direction = Literal["credit", "debit"]
 
+#: The billing centre's time zone: business days are its calendar days. The default of
+#: ``gateway.settings.Settings.timezone``, which callers pass down.
+CITY_TIMEZONE = "Europe/Chisinau"
+
 
 class PaymentStatus(StrEnum):
     """A payment's status, as exported (see the export contract in DESIGN.md)."""
@@ -27,6 +31,16 @@ class PaymentStatus(StrEnum):
     RETURNED = "returned"
     REJECTED = "rejected"
     REVERSED = "reversed"
+
+
+class AllocationKind(StrEnum):
+    """What an allocation row is (``allocations.kind``, exported as ``kind``)."""
+
+    PAYMENT = "payment"  # a payment placed on an invoice line
+    ADVANCE = "advance"  # the excess of a payment, kept as the account's credit
+    ADVANCE_USE = "advance_use"  # credit moved onto a new invoice's lines (sums to zero)
+    REVERSAL = "reversal"  # the compensation of an earlier row
+    CORRECTION = "correction"  # an accountant's correction
 
 
 class Channel(StrEnum):

@@ -23,19 +23,27 @@ from reconciliation.match import (
     allocate_decision,
     match,
 )
-from reconciliation.model import AllocationRow, Candidate, Decision, PaymentRecord
+from reconciliation.model import (
+    AllocationKind,
+    AllocationRow,
+    Candidate,
+    Channel,
+    Decision,
+    PaymentRecord,
+    PaymentStatus,
+)
 from reconciliation.references import damm_digit, normalize_account_no, normalize_rf
 from reconciliation.review import ReasonCode
 from reconciliation.settlement import Collector, RegistryBatch, identify
 
 CHANNEL_BY_FORMAT = {
-    "camt052": "transfer",  # an intraday report's entries, when a connector takes them as money
-    "camt053": "transfer",
-    "mt940": "transfer",
-    "camt054": "bank_itemised",
-    "post_registry": "post",
-    "terminal": "terminal",
-    "compensation": "compensation",
+    "camt052": Channel.TRANSFER,  # an intraday report's entries, taken as money by a connector
+    "camt053": Channel.TRANSFER,
+    "mt940": Channel.TRANSFER,
+    "camt054": Channel.BANK_ITEMISED,
+    "post_registry": Channel.POST,
+    "terminal": Channel.TERMINAL,
+    "compensation": Channel.COMPENSATION,
 }
 
 #: Formats whose credits may be a collector's lump sum (a bank statement, not a registry).
@@ -50,8 +58,8 @@ class Planned:
     """What one record becomes: a payment row, its allocation rows, maybe a review item."""
 
     record: PaymentRecord
-    status: str
-    channel: str
+    status: PaymentStatus
+    channel: Channel
     business_day: date
     account_no: str | None = None
     reason: str | None = None
@@ -66,24 +74,30 @@ def day_of(record: PaymentRecord, fallback: date) -> date:
     return record.business_day() or fallback
 
 
-def channel_of(record: PaymentRecord) -> str:
-    return CHANNEL_BY_FORMAT.get(record.source_format, "transfer")
+def channel_of(record: PaymentRecord) -> Channel:
+    return CHANNEL_BY_FORMAT.get(record.source_format, Channel.TRANSFER)
 
 
-def plan_other(record: PaymentRecord, fallback: date, status: str, reason: str | None) -> Planned:
+def plan_other(
+    record: PaymentRecord, fallback: date, status: PaymentStatus, reason: str | None
+) -> Planned:
     return Planned(record, status, channel_of(record), day_of(record, fallback), reason=reason)
 
 
 def plan_lump_sum(record: PaymentRecord, fallback: date) -> Planned:
     return Planned(
-        record, "review", "settlement", day_of(record, fallback), reason="SETTLEMENT_PENDING"
+        record,
+        PaymentStatus.REVIEW,
+        Channel.SETTLEMENT,
+        day_of(record, fallback),
+        reason=ReasonCode.SETTLEMENT_PENDING,
     )
 
 
-def allocation_kind(row: AllocationRow) -> str:
+def allocation_kind(row: AllocationRow) -> AllocationKind:
     if row.amount < 0:
-        return "reversal"
-    return "advance" if row.line_id is None else "payment"
+        return AllocationKind.REVERSAL
+    return AllocationKind.ADVANCE if row.line_id is None else AllocationKind.PAYMENT
 
 
 def candidates_json(p: Planned) -> list[dict]:
@@ -245,15 +259,15 @@ def plan_decisions(
     pending = Counter(a for d in decisions if d.status == "allocate" for a in d.accounts)
     plans = []
     for r, d in zip(records, decisions, strict=True):
-        plan = Planned(r, "review", channel_of(r), day_of(r, fallback))
+        plan = Planned(r, PaymentStatus.REVIEW, channel_of(r), day_of(r, fallback))
         flag = flags.get(f"{source}:{r.external_id}") if flags else None
         if flag is not None:
-            plan.reason = ReasonCode.LIKELY_DUPLICATE.value
+            plan.reason = ReasonCode.LIKELY_DUPLICATE
             plan.candidates = tuple(Candidate(a, 1.0, flag.reason) for a in d.accounts)
         elif d.status == "allocate":
             place(plan, d, index, pending, policy)
         elif d.status == "reject":
-            plan.status, plan.reason = "rejected", d.reason
+            plan.status, plan.reason = PaymentStatus.REJECTED, d.reason
         else:
             plan.reason, plan.candidates = d.reason, d.candidates
         plans.append(plan)
@@ -281,5 +295,5 @@ def place(
     for acc in decision.accounts:
         if pending[acc] > 0:
             index.set_lines(acc, open_after(index.lines(acc), rows))
-    plan.status, plan.rows = "allocated", rows
+    plan.status, plan.rows = PaymentStatus.ALLOCATED, rows
     plan.account_no = next(iter(decision.accounts)) if len(decision.accounts) == 1 else None

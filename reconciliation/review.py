@@ -93,6 +93,12 @@ class ReasonCode(StrEnum):
         "IMPLAUSIBLE_CREDIT",
         "The payment would leave more advance credit on the account than is plausible.",
     )
+    SETTLEMENT_PENDING = (
+        "SETTLEMENT_PENDING",
+        "A collector's lump sum waiting for the registry it settles.",
+    )
+    SETTLEMENT = "SETTLEMENT", "A collector's lump sum that settled its registry."
+    RESOLVED = "RESOLVED", "Placed by an accountant's resolution."
     UNMATCHED = (
         "UNMATCHED",
         "An automatic placement an accountant took back (the matcher was wrong).",

@@ -26,7 +26,17 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 from functools import lru_cache
+
+
+class SettlementStatus(StrEnum):
+    """How a registry stands against its lump sum (``settlements.status``)."""
+
+    SETTLED = "settled"  # the lump sum equals the registry's total
+    FEE = "fee"  # short by no more than the collector's fee
+    DIFFERENCE = "difference"  # any other gap: for an accountant
+    UNSETTLED = "unsettled"  # no lump sum yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +99,7 @@ class SettlementLine:
     credit_id: int | None
     credit_amount: int | None
     difference: int  # credit - registry; negative is money short (fee or shortfall)
-    status: str  # settled | fee | difference | unsettled
+    status: SettlementStatus
 
 
 def fold(text: str) -> str:
@@ -175,18 +185,24 @@ def settle(
             if c.collector == batch.collector and (key := _rank(c, batch, rule)) is not None
         ]
         if not ranked:
-            lines.append(_line(batch, None, "unsettled"))
+            lines.append(_line(batch, None, SettlementStatus.UNSETTLED))
             continue
         credit = min(ranked, key=lambda kc: kc[0])[1]
         del free[credit.payment_id]
         gap = batch.total - credit.amount
         fee_ok = 0 <= gap * 1000 <= batch.total * rule.fee_max_permille
-        status = "settled" if gap == 0 else "fee" if fee_ok else "difference"
+        status = (
+            SettlementStatus.SETTLED
+            if gap == 0
+            else SettlementStatus.FEE
+            if fee_ok
+            else SettlementStatus.DIFFERENCE
+        )
         lines.append(_line(batch, credit, status))
     return lines, list(free.values())
 
 
-def _line(batch: RegistryBatch, credit: Credit | None, status: str) -> SettlementLine:
+def _line(batch: RegistryBatch, credit: Credit | None, status: SettlementStatus) -> SettlementLine:
     return SettlementLine(
         batch.collector,
         batch.batch_ref,

@@ -187,6 +187,7 @@ def _ingest(
                 learn_after=settings.learn_after,
                 round_size=settings.ingest_round,
                 progress=progress,
+                timezone=settings.timezone,
             )
     except _NoRecords as exc:
         return _quarantine(engine, raw_id, filename, sha, parser.name, str(exc))
@@ -305,8 +306,9 @@ def _apply(
     learn_after: int,
     round_size: int | None = None,
     progress: Bar | None = None,
+    timezone: str,
 ) -> dict[str, int]:
-    today = business_today()
+    today = business_today(timezone)
 
     def on_round(done: int) -> None:
         ingest_rounds.commit_round(conn, raw_id, done)

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine
 from gateway.db import pyformat
 from gateway.services.agents import AgentRecord
 from gateway.services.payment_input import Audit, ValidPayment
-from reconciliation.model import AllocationRow, OpenLine
+from reconciliation.model import AllocationRow, OpenLine, PaymentStatus
 from reconciliation.service import RefIds, allocation_kind
 
 _REFS: weakref.WeakKeyDictionary[Engine, RefIds] = weakref.WeakKeyDictionary()
@@ -116,7 +116,7 @@ INSERT INTO payments (source, external_id, channel, collector, business_day, amo
     direction, reversal, given_account_no, given_invoice_no, services, status, account_no,
     agent_id, request_sha256, response, created_at)
 VALUES (:source, :external_id, :channel, :collector, :business_day, :amount, :currency,
-    'credit', :reversal, :account_no, :invoice_no, :services, 'allocated', :account_no,
+    'credit', :reversal, :account_no, :invoice_no, :services, :status, :account_no,
     :agent_id, :digest, :response, :created_at)
 RETURNING id
 """
@@ -130,6 +130,7 @@ def insert_payment(
         "source": agent.source, "external_id": p.txn_id, "channel": channel,
         "collector": agent.name, "business_day": p.business_day.isoformat(),
         "amount": p.amount, "currency": p.currency, "reversal": False,
+        "status": PaymentStatus.ALLOCATED,
         "account_no": p.account_no, "invoice_no": p.invoice_no,
         "services": db.json(services or None), "agent_id": agent.id, "digest": p.digest,
         "response": db.json(answer), "created_at": now,

@@ -24,11 +24,12 @@ Decisions:
   no answer leaves before its commit is durable. ``payments.response`` holds the answer
   without ``payment_id`` (the row's own id), so the payment is one INSERT.
   Refused requests store no payment and no allocation.
-- Business day: ``paid_at`` converted to Europe/Chisinau. A payment whose day is closed is
-  booked on the first open day after it (the closed day stays as it was closed; the answer's
-  ``business_day`` says where it went); a reversal into a closed day is refused
-  (``DAY_CLOSED``). While the day is open, a reversal's compensating rows count for the
-  payment's own business day, so the storno nets out inside the day the bank will settle.
+- Business day: ``paid_at`` converted to the city's time zone (``Settings.timezone``). A
+  payment whose day is closed is booked on the first open day after it (the closed day
+  stays as it was closed; the answer's ``business_day`` says where it went); a reversal
+  into a closed day is refused (``DAY_CLOSED``). While the day is open, a reversal's
+  compensating rows count for the payment's own business day, so the storno nets out
+  inside the day the bank will settle.
 """
 
 from __future__ import annotations
@@ -60,8 +61,9 @@ from gateway.services.payment_rows import (
 )
 from gateway.writer import write
 from reconciliation.allocate import DEFAULT_POLICY, AllocationError, AllocationPolicy, allocate
-from reconciliation.model import AllocationRow
+from reconciliation.model import CITY_TIMEZONE, AllocationKind, AllocationRow, PaymentStatus
 from reconciliation.money import format_amount
+from reconciliation.plan import allocation_kind
 from reconciliation.service import reverse_allocations
 from schemas.tables import business_days, payments
 
@@ -99,7 +101,7 @@ def post_payment(
     """Validate, then store and allocate the payment once; a retry replays the first answer.
 
     A sum without services is spread by ``policy`` (the gateway's TOML ``[allocation]``)."""
-    p = validate(inp, tz or ZoneInfo("Europe/Chisinau"))
+    p = validate(inp, tz or ZoneInfo(CITY_TIMEZONE))
     # The hot path speaks DBAPI (see ``Sql``), so a unique violation arrives as the driver's
     # own IntegrityError, not SQLAlchemy's wrapper; either means another insert won the race.
     integrity = (IntegrityError, engine.dialect.loaded_dbapi.IntegrityError)
@@ -208,7 +210,7 @@ def _answer(p: ValidPayment, rows: list[AllocationRow]) -> dict[str, Any]:
     """The 201 body but its ``payment_id``; stored as is and replayed on every retry."""
     return {
         "agent_txn_id": p.txn_id,
-        "status": "allocated",
+        "status": PaymentStatus.ALLOCATED,
         "account_no": p.account_no,
         "amount": format_amount(p.amount),
         "currency": p.currency,
@@ -216,7 +218,7 @@ def _answer(p: ValidPayment, rows: list[AllocationRow]) -> dict[str, Any]:
         "business_day": p.business_day.isoformat(),
         "allocations": [
             _row_json(
-                "advance" if r.line_id is None else "payment",
+                allocation_kind(r),
                 r.invoice_no,
                 r.service_code,
                 r.provider_code,
@@ -277,19 +279,23 @@ def _reverse_in_tx(
     pay = conn.execute(q).first()
     if pay is None:
         raise Refused("PAYMENT_NOT_FOUND", "no payment with this agent_txn_id")
-    if pay.status != "reversed":
+    if pay.status != PaymentStatus.REVERSED:
         _require_open_day(conn, pay.business_day)
-        if pay.status != "allocated":
+        if pay.status != PaymentStatus.ALLOCATED:
             raise Refused("NOT_REVERSIBLE", f"a payment in status {pay.status} is not reversed")
         reverse_allocations(conn, pay.id, business_day=pay.business_day, created_by=agent.source)
-        conn.execute(update(payments).where(payments.c.id == pay.id).values(status="reversed"))
+        conn.execute(
+            update(payments).where(payments.c.id == pay.id).values(status=PaymentStatus.REVERSED)
+        )
     rows = conn.execute(text(ALLOCATIONS_SQL), {"pid": pay.id}).all()
     body = {
         "payment_id": pay.id,
         "agent_txn_id": txn_id,
-        "status": "reversed",
+        "status": PaymentStatus.REVERSED,
         "business_day": str(pay.business_day),
-        "allocations": [_row_json(k, i, s, p, int(a)) for k, i, s, p, a in rows if k == "reversal"],
+        "allocations": [
+            _row_json(k, i, s, p, int(a)) for k, i, s, p, a in rows if k == AllocationKind.REVERSAL
+        ],
     }
     write_audit(Sql(conn), agent.id, audit, 200)
     return Outcome(200, body, pay.id)

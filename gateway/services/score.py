@@ -27,6 +27,8 @@ from sqlalchemy import Engine, func, select
 from gateway.db import reading
 from gateway.errors import UserError
 from reconciliation.learning import LEARNED_REASON
+from reconciliation.model import PaymentStatus
+from reconciliation.review import ReasonCode
 from schemas.tables import accounts, allocations, payments
 
 AUTO_RATE_TARGET = 0.97
@@ -105,11 +107,11 @@ def _score_row(report: ScoreReport, row: dict[str, str], pays: dict, placed: dic
         report.lost.append(ext)
         return
     report.statuses[pay.status] += 1
-    if pay.status == "review":
+    if pay.status == PaymentStatus.REVIEW:
         report.review_reasons[pay.reason or "?"] += 1
     if row.get("expected") == "settlement" and (pay.status, pay.reason) != (
-        "allocated",
-        "SETTLEMENT",
+        PaymentStatus.ALLOCATED,
+        ReasonCode.SETTLEMENT,
     ):
         report.unsettled.append(ext)
     meant = {a for a in (row.get("account_no") or "").split(";") if a}
@@ -120,11 +122,11 @@ def _score_row(report: ScoreReport, row: dict[str, str], pays: dict, placed: dic
         report.learned += 1
         if not got or not set(got) <= meant:
             report.learned_wrong.append(ext)
-    if pay.status == "allocated" and got and sum(got.values()) != pay.amount:
+    if pay.status == PaymentStatus.ALLOCATED and got and sum(got.values()) != pay.amount:
         report.unbalanced.append(ext)
     if row.get("clear_reference") == "1":
         report.clear += 1
-        if pay.status == "allocated" and got and set(got) == meant:
+        if pay.status == PaymentStatus.ALLOCATED and got and set(got) == meant:
             report.clear_auto += 1
 
 
@@ -142,7 +144,7 @@ def print_score(report: ScoreReport) -> None:
         "statuses:                "
         + ", ".join(f"{k}={v}" for k, v in sorted(report.statuses.items()))
     )
-    would_be = report.statuses.get("review", 0) + report.learned
+    would_be = report.statuses.get(PaymentStatus.REVIEW, 0) + report.learned
     if report.learned:
         print(
             f"learned from decisions:  {report.learned} of {would_be} would-be review items "

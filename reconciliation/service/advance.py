@@ -7,7 +7,7 @@ from datetime import date
 from sqlalchemy import Connection, func, select
 
 from reconciliation.allocate import DEFAULT_POLICY, AllocationPolicy, apply_advance, open_after
-from reconciliation.model import AllocationRow
+from reconciliation.model import AllocationKind, AllocationRow
 from reconciliation.service.load import RefIds, load_accounts, load_open_lines
 from reconciliation.service.write import insert_allocations
 from schemas.tables import accounts, allocations, providers, services
@@ -66,5 +66,5 @@ def consume_advances(
         refs=RefIds.load(conn),
         business_day=day,
         created_by=actor,
-        kind="advance_use",
+        kind=AllocationKind.ADVANCE_USE,
     )

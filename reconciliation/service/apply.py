@@ -17,7 +17,7 @@ from sqlalchemy import Connection, select
 
 from reconciliation.allocate import DEFAULT_POLICY, AllocationPolicy
 from reconciliation.learning import DEFAULT_LEARN_AFTER
-from reconciliation.model import PaymentRecord
+from reconciliation.model import CITY_TIMEZONE, PaymentRecord, PaymentStatus
 from reconciliation.plan import (
     Planned,
     plan_lump_sum,
@@ -38,12 +38,11 @@ from reconciliation.settlement import Collector
 from schemas.bulk import in_keys, keyset
 from schemas.tables import payments
 
-BUSINESS_TZ = ZoneInfo("Europe/Chisinau")
 
-
-def business_today() -> date:
-    """Today in Chisinau: the business day a correction made now belongs to."""
-    return datetime.now(BUSINESS_TZ).date()
+def business_today(timezone: str = CITY_TIMEZONE) -> date:
+    """Today in the billing centre's time zone (``Settings.timezone``): the business day a
+    correction made now belongs to."""
+    return datetime.now(ZoneInfo(timezone)).date()
 
 
 #: Credits matched and written per round: bounds the memory a 100,000-entry statement
@@ -106,7 +105,7 @@ def apply_records(
         fresh = _drop_known(conn, source, [s.record for s in screened])
         counts["skipped_known"] += len(chunk) - len(fresh)
         flagged = [
-            plan_other(r, day, "review", held[r.external_id])
+            plan_other(r, day, PaymentStatus.REVIEW, held[r.external_id])
             for r in fresh
             if r.external_id in held
         ]
@@ -136,7 +135,7 @@ def apply_records(
         if on_round is not None:
             on_round(counts["records"])
     others = [plan_lump_sum(r, day) for r in lump_sums]
-    others += [plan_other(r, day, "rejected", "NOT_A_PAYMENT") for r in debits]
+    others += [plan_other(r, day, PaymentStatus.REJECTED, ReasonCode.NOT_A_PAYMENT) for r in debits]
     persist(conn, others, source=source, raw_file_id=raw_file_id, actor=actor, counts=counts)
     planned = _plan_reversals(conn, reversals, day)
     persist(conn, planned, source=source, raw_file_id=raw_file_id, actor=actor, counts=counts)
@@ -161,8 +160,10 @@ def column_limits() -> Mapping[str, int]:
 def _hold_implausible(plans: list[Planned], sane: Plausibility) -> list[Planned]:
     """A placement that would leave implausible advance credit goes to review instead."""
     for p in plans:
-        if p.status == "allocated" and implausible_credit(p.rows, sane.max_advance_bani):
-            p.status, p.reason, p.rows = "review", ReasonCode.IMPLAUSIBLE_CREDIT.value, []
+        if p.status == PaymentStatus.ALLOCATED and implausible_credit(
+            p.rows, sane.max_advance_bani
+        ):
+            p.status, p.reason, p.rows = PaymentStatus.REVIEW, ReasonCode.IMPLAUSIBLE_CREDIT, []
     return plans
 
 
@@ -194,9 +195,11 @@ def _plan_reversals(
     for r in records:
         original = _find_original(conn, r)
         if original is None:
-            plans.append(plan_other(r, fallback, "review", "REVERSAL_UNMATCHED"))
+            plans.append(
+                plan_other(r, fallback, PaymentStatus.REVIEW, ReasonCode.REVERSAL_UNMATCHED)
+            )
             continue
-        plan = plan_other(r, fallback, "reversed", None)
+        plan = plan_other(r, fallback, PaymentStatus.REVERSED, None)
         plan.account_no = original.account_no
         plan.reverses_payment_id = original.id
         plans.append(plan)
@@ -214,7 +217,7 @@ def _find_original(conn: Connection, r: PaymentRecord):  # type: ignore[no-untyp
         row = conn.execute(
             select(p.c.id, p.c.account_no, p.c.status)
             .where(col == value, p.c.amount == r.amount, p.c.reversal.is_(False))
-            .where(p.c.status != "reversed")
+            .where(p.c.status != PaymentStatus.REVERSED)
             .order_by(p.c.id)
             .limit(1)
         ).first()

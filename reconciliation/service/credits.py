@@ -15,7 +15,7 @@ from sqlalchemy import Connection, select
 from reconciliation.allocate import DEFAULT_POLICY, AllocationPolicy
 from reconciliation.learning import LEARNED_REASON, LearnedRules, apply_rules
 from reconciliation.match import CityIndex, DuplicateFlag, SeenPayment, flag_duplicates, match_batch
-from reconciliation.model import Decision, PaymentRecord
+from reconciliation.model import Decision, PaymentRecord, PaymentStatus
 from reconciliation.plan import (
     DUPLICATE_WINDOW_DAYS,
     Planned,
@@ -91,7 +91,7 @@ def plan_credits(
         records, decisions, index, flags=flags, source=source, fallback=fallback, policy=policy
     )
     for plan, rule_id in zip(plans, learned, strict=False):
-        if rule_id is not None and plan.status == "allocated":
+        if rule_id is not None and plan.status == PaymentStatus.ALLOCATED:
             plan.learned_rule, plan.reason = rule_id, LEARNED_REASON
     return plans
 
@@ -148,7 +148,7 @@ def recent_payments(
         p.c.amount,
         p.c.account_servicer_ref,
         p.c.end_to_end_id,
-    ).where(p.c.reversal.is_(False), p.c.status != "reversed")
+    ).where(p.c.reversal.is_(False), p.c.status != PaymentStatus.REVERSED)
     rows: dict[tuple[str, str], object] = {}
     if accounts:
         keys = keyset(conn, "dup_accounts", accounts)

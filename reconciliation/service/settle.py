@@ -11,12 +11,14 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Connection, and_, insert, or_, select, update
 
+from reconciliation.model import Channel, PaymentStatus
 from reconciliation.plan import registry_batches
+from reconciliation.review import ReasonCode
 from reconciliation.service.load import chunks
-from reconciliation.settlement import Collector, Credit, RegistryBatch, settle
+from reconciliation.settlement import Collector, Credit, RegistryBatch, SettlementStatus, settle
 from schemas.tables import payments, settlements
 
-REGISTRY_CHANNELS = ("post", "terminal", "compensation", "bank_itemised")
+REGISTRY_CHANNELS = (Channel.POST, Channel.TERMINAL, Channel.COMPENSATION, Channel.BANK_ITEMISED)
 #: An API agent (a bank, a terminal network) that settles its day of payments with one
 #: transfer is configured as a collector whose code is the agent's name: its day of API
 #: payments (reversed ones excluded) is then a registry like a post office's.
@@ -36,7 +38,7 @@ def settle_pending(conn: Connection, collectors: Sequence[Collector], *, today: 
         (c, b)
         for c, b in conn.execute(
             select(settlements.c.collector, settlements.c.batch_ref).where(
-                settlements.c.status != "unsettled"
+                settlements.c.status != SettlementStatus.UNSETTLED
             )
         )
     }
@@ -61,7 +63,7 @@ def settle_pending(conn: Connection, collectors: Sequence[Collector], *, today: 
         conn.execute(
             update(payments)
             .where(payments.c.id.in_(chunk))
-            .values(status="allocated", reason="SETTLEMENT")
+            .values(status=PaymentStatus.ALLOCATED, reason=ReasonCode.SETTLEMENT)
         )
     return len(lines)
 
@@ -73,7 +75,7 @@ def _registry_batches(conn: Connection, since: date, agents: Sequence[str]) -> l
         p.c.agent_id.is_not(None),
         p.c.channel.in_(API_CHANNELS),
         p.c.collector.in_(agents),
-        p.c.status != "reversed",
+        p.c.status != PaymentStatus.REVERSED,
     )
     rows = conn.execute(
         select(p.c.collector, p.c.batch_ref, p.c.business_day, p.c.amount).where(
@@ -91,7 +93,11 @@ def _pending_credits(conn: Connection, since: date) -> list[Credit]:
     rows = conn.execute(
         select(
             p.c.id, p.c.collector, p.c.value_date, p.c.business_day, p.c.amount, p.c.remittance
-        ).where(p.c.channel == "settlement", p.c.status == "review", p.c.business_day >= since)
+        ).where(
+            p.c.channel == Channel.SETTLEMENT,
+            p.c.status == PaymentStatus.REVIEW,
+            p.c.business_day >= since,
+        )
     ).all()
     return [
         Credit(r.id, r.collector, r.value_date or r.business_day, r.amount, r.remittance or "")

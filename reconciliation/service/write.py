@@ -13,8 +13,9 @@ from functools import lru_cache
 from sqlalchemy import Connection, insert, select, update
 
 from reconciliation.fold import search_text
-from reconciliation.model import AllocationRow
+from reconciliation.model import AllocationKind, AllocationRow, PaymentStatus
 from reconciliation.plan import Planned, allocation_kind, candidates_json
+from reconciliation.review import ReasonCode, ReviewState
 from reconciliation.service.learned import record_placements
 from reconciliation.service.load import RefIds, load_accounts
 from schemas.bulk import bulk_insert, db_value, reserve_ids
@@ -47,7 +48,7 @@ def insert_allocations(
     refs: RefIds,
     business_day: date | dict[int, date],
     created_by: str,
-    kind: str | None = None,
+    kind: AllocationKind | None = None,
 ) -> int:
     """Write (payment_id, row) pairs in one bulk insert; returns the number of rows.
 
@@ -98,7 +99,7 @@ def reverse_allocations(
         select(a).where(
             a.c.payment_id == payment_id,
             a.c.reverses_id.is_(None),
-            a.c.kind != "reversal",
+            a.c.kind != AllocationKind.REVERSAL,
             a.c.id.not_in(compensated),
         )
     ).all()
@@ -111,7 +112,7 @@ def reverse_allocations(
             "service_id": r.service_id,
             "provider_id": r.provider_id,
             "amount": -r.amount,
-            "kind": "reversal",
+            "kind": AllocationKind.REVERSAL,
             "reverses_id": r.id,
             "business_day": business_day,
             "created_by": created_by,
@@ -187,7 +188,9 @@ def persist(
     )
     _apply_reversals(conn, plans, actor)
     record_placements(conn, list(zip(ids, plans, strict=True)))
-    reviews = [(pid, p) for pid, p in zip(ids, plans, strict=True) if p.status == "review"]
+    reviews = [
+        (pid, p) for pid, p in zip(ids, plans, strict=True) if p.status == PaymentStatus.REVIEW
+    ]
     review_ids = reserve_ids(conn, review_items, len(reviews))
     bulk_insert(
         conn,
@@ -197,9 +200,9 @@ def persist(
             (
                 rid,
                 pid,
-                p.reason or "NO_REFERENCE",
+                p.reason or ReasonCode.NO_REFERENCE,
                 db_value(conn, candidates_json(p)),
-                "open",
+                ReviewState.OPEN,
                 db_value(conn, now),
                 search_text(p.record.debtor_name, p.record.debtor_iban, p.record.remittance),
                 day(p.business_day),
@@ -221,7 +224,9 @@ def _apply_reversals(conn: Connection, plans: Sequence[Planned], actor: str) -> 
             conn, p.reverses_payment_id, business_day=p.business_day, created_by=actor
         )
         conn.execute(
-            update(payments).where(payments.c.id == p.reverses_payment_id).values(status="reversed")
+            update(payments)
+            .where(payments.c.id == p.reverses_payment_id)
+            .values(status=PaymentStatus.REVERSED)
         )
 
 

@@ -40,12 +40,15 @@ class AccountBook(Mapping[str, AccountInfo]):
         self.names = shared_names(conn)  # the name index, looked up once for the whole file
 
     def preload(self, account_nos: Collection[str]) -> set[str]:
-        """Load names for these accounts; returns those that were not loaded before."""
-        todo = {a for a in account_nos if a in self._status and a not in self._full}
+        """Load names for these accounts (those read without one: ``asked``); returns them
+        all, so that every record that read one of them nameless is matched again, also when
+        ``values()`` has meanwhile loaded every name (the outcome must not depend on order)."""
+        known = {a for a in account_nos if a in self._status}
+        todo = {a for a in known if a not in self._full}
         if todo and not self._all:
             self._full.update((i.account_no, i) for i in load_account_infos(self._conn, todo))
-        self.asked -= todo
-        return todo
+        self.asked -= known
+        return known
 
     def __getitem__(self, account_no: str) -> AccountInfo:
         info = self._full.get(account_no)

@@ -361,3 +361,31 @@ def test_balances_that_disagree_are_ingested_and_stored_as_a_finding(engine, set
     )
     assert finding.statement_id == st.id and finding.business_day == DAY
     assert finding.acknowledged_by is None and "balances do not agree" in finding.detail
+
+
+@pytest.mark.parametrize("order", ["number first", "name-only first"])
+def test_a_payment_is_matched_the_same_whatever_its_neighbours(engine, settings, order) -> None:
+    """Regression (issue 9, defect 1): a bare number that the payer's name confirms was sent
+    to review when a name-only payment came after it in the file (that one loads every
+    holder's name, and the number's record was then not matched again)."""
+    load_tiny_city(engine)
+    number = WriterEntry(
+        amount=10_000,
+        booking_date=DAY,
+        acct_svcr_ref="NUM",
+        remittance=f"plata {ACC_ION}",
+        debtor_name="Ion Rusu",
+    )
+    name_only = WriterEntry(
+        amount=5_000, booking_date=DAY, acct_svcr_ref="NAME", remittance="Mariana Turcanu"
+    )
+    entries = [number, name_only] if order == "number first" else [name_only, number]
+    result = ingest_bytes(engine, settings, _statement(*entries), filename="o.xml", source="b")
+    assert result.status == "applied"
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(payments.c.status, payments.c.account_no, payments.c.reason).where(
+                payments.c.external_id == "NUM"
+            )
+        ).one()
+    assert tuple(row) == ("allocated", ACC_ION, None)

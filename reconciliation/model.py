@@ -27,6 +27,7 @@ class PaymentStatus(StrEnum):
     """A payment's status, as exported (see the export contract in DESIGN.md)."""
 
     ALLOCATED = "allocated"  # wholly placed on accounts, any excess as advance credit
+    SETTLED = "settled"  # a collector's lump sum: allocated through its registry's lines
     REVIEW = "review"
     RETURNED = "returned"
     REJECTED = "rejected"

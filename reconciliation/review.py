@@ -113,6 +113,7 @@ class ReviewState(StrEnum):
     RESOLVED_DUPLICATE = "resolved_duplicate"
     MARKED_RETURN = "marked_return"
     MARKED_NOT_UTILITY = "marked_not_utility"
+    RESOLVED_SETTLED = "resolved_settled"  # a lump sum whose registry settled: no person
 
     @property
     def resolved(self) -> bool:

@@ -284,7 +284,8 @@ payments = Table(
     _ts("created_at"),
     UniqueConstraint("source", "external_id", name="uq_payments_source_external_id"),
     CheckConstraint(
-        "status IN ('allocated', 'review', 'returned', 'rejected', 'reversed')", name="status"
+        "status IN ('allocated', 'settled', 'review', 'returned', 'rejected', 'reversed')",
+        name="status",
     ),
 )
 Index("ix_payments_day", payments.c.business_day, payments.c.channel)

@@ -51,6 +51,7 @@ ALLOCATION_COLUMNS = [
     "service_code",
     "provider_code",
     "amount",
+    "kind",
 ]
 
 
@@ -169,6 +170,7 @@ def _allocation_rows(conn, day: date):  # type: ignore[no-untyped-def]
             services.c.code,
             providers.c.code,
             a.c.amount,
+            a.c.kind,
         )
         .select_from(a)
         .join(accounts, accounts.c.id == a.c.account_id)
@@ -180,4 +182,4 @@ def _allocation_rows(conn, day: date):  # type: ignore[no-untyped-def]
         .order_by(a.c.id)
     )
     for r in conn.execute(q):
-        yield [r[0], r[1], r[2] or "", r[3] or "", r[4] or "", format_amount(r[5])]
+        yield [r[0], r[1], r[2] or "", r[3] or "", r[4] or "", format_amount(r[5]), r[6]]

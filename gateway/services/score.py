@@ -28,7 +28,6 @@ from gateway.db import reading
 from gateway.errors import UserError
 from reconciliation.learning import LEARNED_REASON
 from reconciliation.model import PaymentStatus
-from reconciliation.review import ReasonCode
 from schemas.tables import accounts, allocations, payments
 
 AUTO_RATE_TARGET = 0.97
@@ -109,10 +108,7 @@ def _score_row(report: ScoreReport, row: dict[str, str], pays: dict, placed: dic
     report.statuses[pay.status] += 1
     if pay.status == PaymentStatus.REVIEW:
         report.review_reasons[pay.reason or "?"] += 1
-    if row.get("expected") == "settlement" and (pay.status, pay.reason) != (
-        PaymentStatus.ALLOCATED,
-        ReasonCode.SETTLEMENT,
-    ):
+    if row.get("expected") == "settlement" and pay.status != PaymentStatus.SETTLED:
         report.unsettled.append(ext)
     meant = {a for a in (row.get("account_no") or "").split(";") if a}
     got = placed.get(pay.id, {})

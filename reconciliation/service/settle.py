@@ -13,10 +13,10 @@ from sqlalchemy import Connection, and_, insert, or_, select, update
 
 from reconciliation.model import Channel, PaymentStatus
 from reconciliation.plan import registry_batches
-from reconciliation.review import ReasonCode
+from reconciliation.review import ReasonCode, ReviewState
 from reconciliation.service.load import chunks
 from reconciliation.settlement import Collector, Credit, RegistryBatch, SettlementStatus, settle
-from schemas.tables import payments, settlements
+from schemas.tables import payments, review_items, settlements
 
 REGISTRY_CHANNELS = (Channel.POST, Channel.TERMINAL, Channel.COMPENSATION, Channel.BANK_ITEMISED)
 #: An API agent (a bank, a terminal network) that settles its day of payments with one
@@ -27,11 +27,14 @@ SETTLEMENT_HORIZON_DAYS = 35
 
 
 def settle_pending(conn: Connection, collectors: Sequence[Collector], *, today: date) -> int:
-    """Pair every open registry with the pending lump sums; returns the lines written.
+    """Pair every open registry with the pending lump sums; returns how many registries this
+    pass settled (paired with a lump sum).
 
     Runs after each ingest, so a registry and its lump sum settle in whichever order they
     arrive. ``settlements`` is workflow state (one row per registry, rewritten until settled),
-    not money: allocations are untouched here.
+    not money: allocations are untouched here. A paired lump sum becomes ``settled`` (its
+    money is allocated through the registry's lines, never again) and its
+    ``SETTLEMENT_PENDING`` review item leaves the queue as ``resolved_settled``.
     """
     since = today - timedelta(days=SETTLEMENT_HORIZON_DAYS)
     done = {
@@ -63,9 +66,27 @@ def settle_pending(conn: Connection, collectors: Sequence[Collector], *, today: 
         conn.execute(
             update(payments)
             .where(payments.c.id.in_(chunk))
-            .values(status=PaymentStatus.ALLOCATED, reason=ReasonCode.SETTLEMENT)
+            .values(status=PaymentStatus.SETTLED, reason=ReasonCode.SETTLEMENT)
         )
-    return len(lines)
+        _close_review_items(conn, chunk, now)
+    return len(paired)
+
+
+def _close_review_items(conn: Connection, payment_ids: Sequence[int], now: datetime) -> None:
+    """The lump sums' open review items are resolved by the settlement, not by a person."""
+    r = review_items
+    conn.execute(
+        update(r)
+        .where(r.c.payment_id.in_(payment_ids), r.c.state == ReviewState.OPEN)
+        .values(
+            state=ReviewState.RESOLVED_SETTLED,
+            resolved_at=now,
+            resolved_by="settlement",
+            claimed_by=None,
+            claimed_at=None,
+            version=r.c.version + 1,
+        )
+    )
 
 
 def _registry_batches(conn: Connection, since: date, agents: Sequence[str]) -> list[RegistryBatch]:

@@ -158,7 +158,7 @@ def persist(
     ``account_ids`` is the whole city's account_no -> id when the caller has it (else the
     accounts the rows name are looked up)."""
     for p in plans:
-        counts[p.status] += 1
+        counts[str(p.status)] += 1
     if not plans:
         return
     book_on_open_days(conn, plans)

@@ -36,10 +36,9 @@ def request_ids() -> Callable[[ASGIApp], ASGIApp]:
     """A middleware factory: a request id on every log line of the request and in X-Request-Id.
 
     The id is this app's random prefix and a counter (16 hex characters, unique per process
-    and, by the prefix, across processes), not ``uuid4``: ``os.urandom`` per request costs a
-    syscall and hands the GIL to whichever thread is waiting for it (the SQLite commit
-    thread, under load). It is set in ``gateway.logging.request_id``, read only by lines that
-    are actually emitted.
+    and, by the prefix, across processes), not ``uuid4``: no syscall per request
+    (docs/perf.md). It is set in ``gateway.logging.request_id``, read only by lines that are
+    actually emitted.
     """
     prefix = os.urandom(4).hex()
     counter = itertools.count()

@@ -124,12 +124,9 @@ class LoopWriter:
     only ``COMMIT`` (the fsync) goes to a worker thread, with ``BEGIN IMMEDIATE`` when another
     process holds the write lock (the writer's connection does not wait for locks, so BEGIN
     is tried on the loop first and handed to a thread that may wait only when it fails).
-    Why: a writer thread hands the GIL back and forth with the event loop on every SQLite
-    call (sqlite3 releases it around each statement), and under load each hand-back waits for
-    the interpreter's switch interval; measured, that convoy and not SQLite was what limited
-    posting, and every trip to a worker thread still costs a wake-up and a GIL hand-off. A
-    payment's statements take a few hundred microseconds of CPU, less than the HTTP work
-    around them, so the loop can afford them.
+    Why: a separate writer thread and the event loop hand the interpreter back and forth on
+    every SQLite call, and that, not SQLite, limited posting (docs/perf.md); a payment's
+    statements are less CPU than the HTTP work around them, so the loop can afford them.
     """
 
     def __init__(self, engine: Engine, loop: asyncio.AbstractEventLoop) -> None:
@@ -137,9 +134,7 @@ class LoopWriter:
         self.loop = loop
         self.pending: list[tuple[Callable[[Connection], Any], asyncio.Future]] = []
         self.running = False
-        #: The writer's connection, kept while there is work: taking one from the pool and
-        #: setting its pragmas per batch cost Python work in a worker thread, and every
-        #: trip there waits for the GIL while the loop is busy.
+        #: The writer's connection, kept while there is work (no pool checkout per batch).
         self.conn: Connection | None = None
 
     async def run(self, fn: Callable[[Connection], T]) -> T:

@@ -292,9 +292,9 @@ class AccountInfo:
 class OpenLine(NamedTuple):
     """An invoice line with what is still open on it, as loaded for a batch.
 
-    A named tuple, not a frozen dataclass: a day's batch builds about a million of these
-    and of ``AllocationRow``, and a frozen dataclass costs three times as much to construct.
-    Both stay immutable; a changed line or row is a new one (``_replace``).
+    A named tuple, not a frozen dataclass: a day's batch builds about a million of these and
+    of ``AllocationRow`` (docs/perf.md). Both stay immutable; a changed line or row is a new
+    one (``_replace``).
     """
 
     line_id: int

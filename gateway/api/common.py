@@ -37,10 +37,9 @@ T = TypeVar("T")
 class Json:
     """A finished JSON answer, returned by a handler as its own ASGI app: two messages.
 
-    The body is encoded once by msgspec; Litestar's ``Response`` would build a mutable header
-    set, check the media type and encode the headers again on every request, which measured
-    a tenth of a lookup's CPU. Handlers returning it declare their success body for the
-    OpenAPI document in ``responses``. ``gateway.app`` still adds X-Request-Id.
+    The body is encoded once by msgspec, the headers once (Litestar's ``Response`` redoes
+    both per request: docs/perf.md). Handlers returning it declare their success body for
+    the OpenAPI document in ``responses``. ``gateway.app`` still adds X-Request-Id.
     """
 
     __slots__ = ("body", "headers", "status")

@@ -12,13 +12,8 @@
 - invoices of the period that the new register no longer lists are left untouched (reported).
 
 Speed: ids are resolved through dicts loaded once, rows go in with one executemany per table
-(SQLite) or COPY (PostgreSQL); there is no query per row and no ORM unit of work. Measured at
-seed scale (1.83 M lines) on the shared 2-core box: SQLite about 20-25 s, of which reading and
-validating is ~6 s CPU and the inserts ~7.5 s (the rest: accounts, row building, digest,
-commit). PostgreSQL about 100 s, almost all of it the server's per-row foreign-key checks
-(the same COPY without foreign keys takes ~8 s). Writing while reading (a writer thread fed by
-the reader) was tried and measured no faster here: no free core, and the GIL hand-offs of a
-per-row executemany cost what the overlap saved.
+(SQLite) or COPY (PostgreSQL); there is no query per row and no ORM unit of work. Figures,
+and why writing while reading is not done, in docs/perf.md.
 """
 
 from __future__ import annotations

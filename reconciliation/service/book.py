@@ -16,8 +16,8 @@ class AccountBook(Mapping[str, AccountInfo]):
 
     The matcher asks three things of the city's accounts: does this number exist, is it
     open (``get``), and, for a few records, does the payer's name resemble the holder
-    (``book[account_no]``). Holding all 213,377 names and addresses costs ~110 MB, and a
-    keyword-anchored account never needs its holder's name, so names are loaded only for
+    (``book[account_no]``). Every holder's name and address is a lot of memory (docs/perf.md)
+    and a keyword-anchored account never needs its holder's name, so names are loaded only for
     the accounts the matcher asked about by ``[]`` (``asked``; the service loads them with
     ``preload`` and matches those records again). Accounts not loaded read with empty
     names, which only ever weakens a match into review, never strengthens one. Name

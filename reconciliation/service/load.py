@@ -62,8 +62,8 @@ def load_account_infos(
 ) -> list[AccountInfo]:
     """Accounts as the matcher sees them (number, payer, address, status); all, or some.
 
-    Read through the raw driver cursor: 213,377 rows through the Result machinery cost
-    seconds that a batch should not pay.
+    Read through the raw driver cursor, not SQLAlchemy's Result: the whole city is read at
+    once (docs/perf.md).
     """
     status = {"open": "open", "closed": "closed"}  # one shared string per status
     sql = "SELECT account_no, payer_name, address, status FROM accounts"

@@ -66,7 +66,7 @@ def make_engine(url: str, **kwargs: object) -> Engine:
     return create_engine(url, pool_pre_ping=True, connect_args=args, **kwargs)
 
 
-def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_begin(conn: Connection) -> None:
     deferred = conn.get_execution_options().get("sqlite_deferred", False)
     conn.exec_driver_sql("BEGIN DEFERRED" if deferred else "BEGIN IMMEDIATE")
 
@@ -91,8 +91,9 @@ def _sqlite_reader(engine: Engine) -> Any:
     conn = cache.get(engine)
     if conn is None:
         conn = cache[engine] = engine.raw_connection()
+        raw: Any = conn.driver_connection
         for pragma in SQLITE_PRAGMAS:
-            conn.driver_connection.execute(pragma)
+            raw.execute(pragma)
     return conn.driver_connection
 
 
@@ -117,7 +118,7 @@ def read_rows(engine: Engine, sql: str, params: dict[str, Any]) -> list[tuple]:
     try:
         cur = conn.cursor()
         cur.execute(pyformat(sql), params)
-        return cur.fetchall()
+        return list(cur.fetchall())
     finally:
         conn.close()  # back to the pool, which rolls the read transaction back
 
@@ -141,7 +142,7 @@ def snapshot(engine: Engine) -> Iterator[Query]:
         raw.execute("COMMIT")
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see make_engine)
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")

@@ -27,6 +27,8 @@ from sqlalchemy.exc import OperationalError
 from gateway.db import SQLITE_PRAGMAS
 
 T = TypeVar("T")
+#: A finished job: (its future, its result, or the error it raised).
+Done = tuple[Any, Any, BaseException | None]
 
 _GROUPS: weakref.WeakKeyDictionary[Engine, GroupCommit] = weakref.WeakKeyDictionary()
 _GROUPS_LOCK = threading.Lock()
@@ -96,7 +98,7 @@ class GroupCommit:
         done: list[tuple[Future, Any, BaseException | None]] = []
         try:
             with self.engine.begin() as conn:
-                raw = conn.connection.driver_connection
+                raw: Any = conn.connection.driver_connection
                 _tune(raw)
                 _writer.conn = conn
                 for fn, fut in batch:
@@ -170,10 +172,12 @@ class LoopWriter:
             else:
                 fut.set_exception(error)
 
-    async def _run_batch(self, batch: list[tuple[Callable[[Connection], Any], asyncio.Future]]):  # type: ignore[no-untyped-def]
+    async def _run_batch(
+        self, batch: list[tuple[Callable[[Connection], Any], asyncio.Future]]
+    ) -> list[Done]:
         conn = await self._begin()
         try:
-            raw = conn.connection.driver_connection
+            raw: Any = conn.connection.driver_connection
             _writer.conn = conn
             try:
                 done = [_savepoint(raw, conn, fn, fut) for fn, fut in batch]
@@ -200,7 +204,7 @@ class LoopWriter:
         """The kept connection, opened with the API's pragmas and no busy wait."""
         if self.conn is None:
             conn = self.engine.connect()
-            raw = conn.connection.driver_connection
+            raw: Any = conn.connection.driver_connection
             _tune(raw)
             raw.execute("PRAGMA busy_timeout=0")
             self.conn = conn
@@ -208,7 +212,7 @@ class LoopWriter:
 
     @staticmethod
     def _begin_waiting(conn: Connection) -> None:
-        raw = conn.connection.driver_connection
+        raw: Any = conn.connection.driver_connection
         raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         try:
             conn.begin()
@@ -223,7 +227,7 @@ class LoopWriter:
         if self.conn is not None:
             conn, self.conn = self.conn, None
             try:
-                raw = conn.connection.driver_connection
+                raw: Any = conn.connection.driver_connection
                 raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
                 raw.execute("PRAGMA temp_store=DEFAULT")
             except Exception:  # a broken connection: not to be handed out again
@@ -231,9 +235,10 @@ class LoopWriter:
             conn.close()
 
 
-def _savepoint(raw: Any, conn: Connection, fn: Callable[[Connection], Any], fut: Any):  # type: ignore[no-untyped-def]
+def _savepoint(raw: Any, conn: Connection, fn: Callable[[Connection], Any], fut: Any) -> Done:
     """Run one job inside its own savepoint: (fut, result, None) or (fut, None, error)."""
     raw.execute("SAVEPOINT job")
+    out: Done
     try:
         out = (fut, fn(conn), None)
     except Exception as exc:

@@ -155,7 +155,11 @@ def assign(
         rows = allocate(account_no, item.amount, own, services=services, policy=policy)
     except AllocationError as exc:
         raise ReviewError(str(exc)) from exc
-    detail = {"account_no": account_no, "invoices": list(invoices), "rows": _rows_detail(rows)}
+    detail: dict[str, object] = {
+        "account_no": account_no,
+        "invoices": list(invoices),
+        "rows": _rows_detail(rows),
+    }
     if services:
         detail["services"] = {s.service_code: format_amount(s.amount) for s in services}
     return Resolution(

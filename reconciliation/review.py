@@ -32,7 +32,7 @@ class ReasonCode(StrEnum):
 
     description: str
 
-    def __new__(cls, value: str, description: str) -> ReasonCode:
+    def __new__(cls, value: str, description: str = "") -> ReasonCode:
         obj = str.__new__(cls, value)
         obj._value_ = value
         obj.description = description

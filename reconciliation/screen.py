@@ -25,6 +25,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from typing import Any
 
 from reconciliation.model import AllocationRow, PaymentRecord
 from reconciliation.review import ReasonCode
@@ -77,7 +78,7 @@ class Screened:
 
 def screen(record: PaymentRecord, limits: Mapping[str, int], window: tuple[date, date]) -> Screened:
     """``record`` fitted to the columns and checked for plausible dates (see the module doc)."""
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     reason: str | None = None
     for name in TEXT_FIELDS:
         value = getattr(record, name)

@@ -268,7 +268,8 @@ def _blank(work: str, spans: list[tuple[int, int]]) -> str:
     """``work`` with each (start, end) span, in order and apart, blanked out by NULs."""
     if not spans:
         return work
-    parts, at = [], 0
+    parts: list[str] = []
+    at = 0
     for start, end in spans:
         parts += (work[at:start], "\x00" * (end - start))
         at = end

@@ -36,7 +36,9 @@ class Sql:
 
     def __init__(self, conn: Connection) -> None:
         self.sqlite = conn.dialect.name == "sqlite"
-        self.cur = conn.connection.driver_connection.cursor()
+        raw = conn.connection.driver_connection
+        assert raw is not None  # a live connection inside the transaction
+        self.cur = raw.cursor()
 
     def _q(self, sql: str) -> str:
         return sql if self.sqlite else pyformat(sql)

@@ -163,7 +163,9 @@ def _post_in_tx(
     return Outcome(201, _with_id(pid, answer), pid)
 
 
-def _after_race(engine: Engine, agent: AgentRecord, p: ValidPayment, audit: Audit | None):  # type: ignore[no-untyped-def]
+def _after_race(
+    engine: Engine, agent: AgentRecord, p: ValidPayment, audit: Audit | None
+) -> Outcome:
     """Another transaction inserted the same (source, external_id) first: answer as a retry."""
 
     def replay(conn: Connection) -> Outcome:

@@ -11,9 +11,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from functools import cache
 from itertools import islice
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Row, select
 
 from reconciliation.allocate import DEFAULT_POLICY, AllocationPolicy
 from reconciliation.learning import DEFAULT_LEARN_AFTER
@@ -206,7 +207,7 @@ def _plan_reversals(
     return plans
 
 
-def _find_original(conn: Connection, r: PaymentRecord):  # type: ignore[no-untyped-def]
+def _find_original(conn: Connection, r: PaymentRecord) -> Row[Any, Any, Any] | None:
     p = payments
     for col, value in (
         (p.c.account_servicer_ref, r.account_servicer_ref),

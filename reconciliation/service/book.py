@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, ValuesView
+from typing import Any
 
 from sqlalchemy import Connection
 
 from reconciliation.model import AccountInfo
-from reconciliation.service.load import load_account_infos
+from reconciliation.service.load import load_account_infos, rows_of
 from reconciliation.service.names import shared_names
 
 
@@ -27,9 +28,9 @@ class AccountBook(Mapping[str, AccountInfo]):
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
-        cursor = conn.exec_driver_sql("SELECT account_no, status, id FROM accounts").cursor
+        cursor = rows_of(conn.exec_driver_sql("SELECT account_no, status, id FROM accounts"))
         shared = {"open": "open", "closed": "closed"}
-        self._status: dict[str, str] = {}
+        self._status: dict[str, Any] = {}  # "open" | "closed", one shared string each
         self.ids: dict[str, int] = {}  # account_no -> id, for the rows written
         for a, st, i in cursor:
             self._status[a] = shared.get(st, st)
@@ -77,7 +78,7 @@ class AccountBook(Mapping[str, AccountInfo]):
     def __len__(self) -> int:
         return len(self._status)
 
-    def values(self):  # type: ignore[override]
+    def values(self) -> ValuesView[AccountInfo]:
         if not self._all:
             self._full = {i.account_no: i for i in load_account_infos(self._conn)}
             self._all = True

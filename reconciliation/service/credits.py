@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -58,7 +59,7 @@ def extend_index(conn: Connection, index: CityIndex, decisions: Sequence[Decisio
         a for a in reached(decisions) if a in index.accounts and a not in index.lines_by_account
     }
     book = index.accounts
-    unnamed = book.preload(set(book.asked)) if isinstance(book, AccountBook) else set()
+    unnamed: set[str] = book.preload(set(book.asked)) if isinstance(book, AccountBook) else set()
     if missing:
         loaded = load_open_lines(conn, missing)
         for a in missing:
@@ -149,7 +150,7 @@ def recent_payments(
         p.c.account_servicer_ref,
         p.c.end_to_end_id,
     ).where(p.c.reversal.is_(False), p.c.status != PaymentStatus.REVERSED)
-    rows: dict[tuple[str, str], object] = {}
+    rows: dict[tuple[str, str], Any] = {}
     if accounts:
         keys = keyset(conn, "dup_accounts", accounts)
         q = base.where(in_keys(p.c.account_no, keys), p.c.business_day.between(*days))

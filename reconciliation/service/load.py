@@ -6,10 +6,12 @@ allocations), never stored, because allocations are append-only.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, Connection, cast, func, select
+from sqlalchemy import BigInteger, Connection, CursorResult, Select, cast, func, select
 
 from reconciliation.model import AccountInfo, OpenLine
 from schemas.bulk import in_keys, keyset
@@ -17,6 +19,12 @@ from schemas.tables import accounts, allocations, invoice_lines, invoices, provi
 
 # SQLite caps bound parameters per statement; chunk IN lists well below it.
 IN_CHUNK = 900
+T = TypeVar("T")
+
+
+def rows_of(result: CursorResult[Any]) -> Iterable[tuple[Any, ...]]:
+    """The rows straight from the driver's cursor (no Result row objects): for big reads."""
+    return typing.cast(Iterable[tuple[Any, ...]], result.cursor)
 
 
 @dataclass(frozen=True)
@@ -41,7 +49,7 @@ class RefIds:
         )
 
 
-def chunks(items: Sequence[str], size: int = IN_CHUNK) -> Iterable[Sequence[str]]:
+def chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterable[Sequence[T]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
@@ -82,7 +90,7 @@ def load_account_infos(
     return [AccountInfo(a, n, ad, status.get(st, st)) for a, n, ad, st in rows]
 
 
-def _lines_query():  # type: ignore[no-untyped-def]
+def _lines_query() -> Select[Any]:
     """Open invoices' lines as ``OpenLine`` fields in order, what is still open computed by
     the database (amount due minus the line's allocations, through the line index), grouped
     by account and oldest period first."""
@@ -135,7 +143,7 @@ def load_open_lines(
     out: dict[str, list[OpenLine]] = {}
     group: list[OpenLine] = []
     current = None
-    for lid, inv, acc, period, sid, pid, left in conn.execute(q).cursor:
+    for lid, inv, acc, period, sid, pid, left in rows_of(conn.execute(q)):
         if acc != current:
             current, group = acc, []
             out[acc] = group

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection
 
 from reconciliation.names import NameIndex
+from reconciliation.service.load import rows_of
 
 _FINGERPRINT = (
     "SELECT count(*), coalesce(max(id), 0),"
@@ -56,7 +57,7 @@ def _current(conn: Connection) -> NameIndex:
         _indexes.pop(key, None)  # let the old index go before the new one is built
         while len(_indexes) >= _KEEP:
             _indexes.pop(next(iter(_indexes)))
-        index = NameIndex(conn.exec_driver_sql(_ROWS).cursor)
+        index = NameIndex(rows_of(conn.exec_driver_sql(_ROWS)))
         _indexes[key] = (stamp, index)
         return index
 

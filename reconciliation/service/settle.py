@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, and_, insert, or_, select, update
 
@@ -15,7 +16,14 @@ from reconciliation.model import Channel, PaymentStatus
 from reconciliation.plan import registry_batches
 from reconciliation.review import ReasonCode, ReviewState
 from reconciliation.service.load import chunks
-from reconciliation.settlement import Collector, Credit, RegistryBatch, SettlementStatus, settle
+from reconciliation.settlement import (
+    Collector,
+    Credit,
+    RegistryBatch,
+    SettlementLine,
+    SettlementStatus,
+    settle,
+)
 from schemas.tables import payments, review_items, settlements
 
 REGISTRY_CHANNELS = (Channel.POST, Channel.TERMINAL, Channel.COMPENSATION, Channel.BANK_ITEMISED)
@@ -126,7 +134,7 @@ def _pending_credits(conn: Connection, since: date) -> list[Credit]:
     ]
 
 
-def _settlement_row(ln, now: datetime) -> dict:  # type: ignore[no-untyped-def]
+def _settlement_row(ln: SettlementLine, now: datetime) -> dict[str, Any]:
     return {
         "collector": ln.collector,
         "batch_ref": ln.batch_ref,

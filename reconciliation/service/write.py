@@ -6,6 +6,7 @@ never an update.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -57,7 +58,9 @@ def insert_allocations(
     """
     ids = reserve_ids(conn, allocations, len(placed))
     now = db_value(conn, datetime.now(UTC))
-    svc, prov = refs.services.get, refs.providers.get  # get(None) is None: advance rows
+    # get(None) is None: advance rows have no service or provider
+    svc = typing.cast(Callable[[str | None], int | None], refs.services.get)
+    prov = typing.cast(Callable[[str | None], int | None], refs.providers.get)
     if isinstance(business_day, dict):
         day_of = {pid: db_value(conn, d) for pid, d in business_day.items()}
     else:

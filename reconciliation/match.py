@@ -32,6 +32,9 @@ address resemble the text (rapidfuzz over a token-blocked shortlist, built only 
 
 Reversals are not matched here: the service looks up the original payment by its references
 and posts ``allocate.reverse`` of its rows; only a reversal it cannot pair reaches ``match``.
+
+Longer than our ~450-line modules on purpose: every certainty rule above is here, each beside
+the others it must not contradict (what a rule accepts another must not send to review).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ Conventions that the rest of the code relies on:
 - raw bytes are kept on disk, content-addressed by sha256 (``raw_files``), before parsing.
 
 Alembic migrations in schemas/migrations/ are the only way the schema reaches a database.
+Longer than our ~450-line modules on purpose: the whole schema in one file, read together.
 """
 
 from __future__ import annotations

@@ -117,6 +117,7 @@ def test_export_follows_the_contract(city) -> None:
         "service_code",
         "provider_code",
         "amount",
+        "kind",
     ]
 
 

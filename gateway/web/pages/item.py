@@ -19,8 +19,10 @@ from litestar import MediaType, Request, Response, get, post
 from litestar.datastructures import FormMultiDict
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
+from sqlalchemy import select
 
-from gateway.errors import UserError
+from gateway.db import reading
+from gateway.errors import NotFound, UserError
 from gateway.services import rawstore, review
 from gateway.services.people import Role
 from gateway.services.review.reads import show
@@ -79,11 +81,6 @@ async def item(request: Request, item_id: FromPath[int]) -> Template:
 @get("/files/{raw_id:int}", include_in_schema=False)
 async def raw_file(request: Request, raw_id: FromPath[int]) -> Response:
     """The payment file exactly as it arrived (from the content-addressed raw store)."""
-    from sqlalchemy import select
-
-    from gateway.db import reading
-    from gateway.errors import NotFound
-
     engine, settings = request.app.state.engine, request.app.state.settings
 
     def load() -> tuple[str, bytes]:

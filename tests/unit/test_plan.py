@@ -182,3 +182,13 @@ def test_allocation_kind() -> None:
     assert allocation_kind(AllocationRow(A, 1, INV_A, "APA", "APACANAL", 5)) == "payment"
     assert allocation_kind(AllocationRow(A, None, None, None, None, 5)) == "advance"
     assert allocation_kind(AllocationRow(A, 1, INV_A, "APA", "APACANAL", -5)) == "reversal"
+
+
+def test_every_reason_the_service_writes_is_a_reason_code() -> None:
+    """ReasonCode("SETTLEMENT_PENDING") raised before issue 9: a stored reason read back must
+    always be a known code."""
+    from reconciliation.review import ReasonCode
+
+    for code in ("SETTLEMENT_PENDING", "SETTLEMENT", "NOT_A_PAYMENT", "REVERSAL_UNMATCHED"):
+        assert ReasonCode(code).value == code
+    assert plan_lump_sum(rec("L"), FALLBACK).reason is ReasonCode.SETTLEMENT_PENDING

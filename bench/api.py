@@ -18,6 +18,7 @@ file to copy instead (handy while tuning).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import random
 import re
@@ -248,11 +249,12 @@ def _phases(base: str, pid: int, key: str, accounts: list[str]) -> dict[str, Loa
             out[name] = _measured(pid, partial(_wrk, url, script, DURATION))
         return out
     _py_headers["Authorization"] = f"Bearer {key}"
+    ids = itertools.count()  # shared by warm-up and measured phase: an id is never reused
     makers = {
         "health": lambda i: ("GET", "/health", None),
         "lookup": lambda i: ("GET", f"/pf/v1/accounts/{random.choice(accounts)}", None),
         "post": lambda i: ("POST", "/pf/v1/payments", {
-            "agent_txn_id": f"{prefix}-{i}", "account_no": random.choice(accounts),
+            "agent_txn_id": f"{prefix}-{next(ids)}", "account_no": random.choice(accounts),
             "amount": "10.00", "currency": "MDL", "paid_at": paid_at}),
     }  # fmt: skip
     for name, make in makers.items():

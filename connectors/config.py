@@ -233,7 +233,8 @@ def _check_type(label: str, key: str, value: Any) -> Any:
         raise UserError(
             f"{label}: field {key}: expected {_type_name(expected)}, got {type(value).__name__}"
         )
-    return float(value) if float in expected else value
+    # a float field accepts int | float only, so the isinstance always holds there
+    return float(value) if float in expected and isinstance(value, int | float) else value
 
 
 def _type_name(types: tuple[type, ...]) -> str:

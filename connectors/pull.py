@@ -15,17 +15,21 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from connectors.config import ConnectorConfig, find_connector, load_connectors
 from connectors.sources.base import FileSource, SourceError, staging_dir
 from gateway.errors import UserError
 from gateway.services.ingest import IngestResult, ingest_bytes
 from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    from rich.status import Status
 
 log = structlog.get_logger(__name__)
 
@@ -176,7 +180,7 @@ def connector_lock(engine: Engine, name: str) -> Iterator[bool]:
         conn.close()
 
 
-def _pg_unlock(conn, key: int) -> None:  # type: ignore[no-untyped-def]
+def _pg_unlock(conn: Connection, key: int) -> None:
     """Release the lock; if that fails, drop the connection so the pool never keeps it."""
     try:
         conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
@@ -256,9 +260,9 @@ class _Status:
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self._status = None
+        self._status: Status | None = None
 
-    def live(self):  # type: ignore[no-untyped-def]
+    def live(self) -> AbstractContextManager[object]:
         if not self.enabled:
             return nullcontext()
         from rich.console import Console

@@ -51,6 +51,7 @@ def bulk_insert(
     n = 0
     if conn.dialect.name == "postgresql":
         driver = conn.connection.driver_connection
+        assert driver is not None  # None only once the connection is invalidated
         with driver.cursor() as cur, cur.copy(f"COPY {table.name} ({cols}) FROM STDIN") as cp:
             for row in rows:
                 cp.write_row(row)

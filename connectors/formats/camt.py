@@ -60,6 +60,7 @@ from connectors.formats.base import (
 )
 from connectors.formats.camt_index import first, index, text_of, trie
 from reconciliation.model import (
+    Direction,
     PaymentRecord,
     StatementFinding,
     StatementFindingKind,
@@ -328,7 +329,7 @@ class CamtDocument:
         self,
         idx: dict[str, list[Any]],
         amount: int,
-        direction: str,
+        direction: Direction,
         svcr: str | None,
         batch_ref: str | None,
         base: dict[str, Any],
@@ -398,7 +399,7 @@ def _release(el: Any) -> None:
             del parent[0]
 
 
-def _direction(code: str | None, where: str) -> str:
+def _direction(code: str | None, where: str) -> Direction:
     if code == "CRDT":
         return "credit"
     if code == "DBIT":

@@ -196,7 +196,8 @@ def _rows(
             order = [header.index(c) for c in wanted]
             pick = None if order == list(range(len(wanted))) else itemgetter(*order)
             width = len(header)
-            lines = enumerate(fh, start=2) if fast else _numbered(reader)
+            # str lines when fast, csv rows otherwise (one type check per line would cost)
+            lines: Iterator[tuple[int, Any]] = enumerate(fh, start=2) if fast else _numbered(reader)
             for lineno, line in lines:
                 if fast:
                     row = line.rstrip("\r\n").split(",") if '"' not in line else _csv_line(line)
@@ -229,8 +230,8 @@ def _read_simple(folder: Path, name: str, check: Check, meter: _Meter) -> list[A
     """Rows of a small file, each checked by ``check(row, file, line)``; codes must be unique."""
     out = []
     seen: dict[str, int] = {}
-    for lineno, row in _rows(folder, name, meter):
-        row = tuple(v.strip() for v in row)
+    for lineno, fields in _rows(folder, name, meter):
+        row = tuple(v.strip() for v in fields)
         if row[0] in seen:
             raise RegisterError(
                 name, lineno, f"duplicate {row[0]!r} (first on line {seen[row[0]]})"

@@ -58,6 +58,7 @@ from connectors.formats.base import (
     register,
 )
 from reconciliation.model import (
+    Direction,
     PaymentRecord,
     StatementKind,
     StatementRefused,
@@ -79,7 +80,7 @@ _OPTIONS = mt940.Options(
 _TAG61 = re.compile(r"(?m)^:61:")
 _MT942 = re.compile(r"(?m)^:(34F|13D):")
 _BOOKED_OPENING = re.compile(r"(?m)^:60[FM]:")
-_MARKS = {
+_MARKS: dict[str, tuple[Direction, bool]] = {
     "C": ("credit", False),
     "D": ("debit", False),
     "RD": ("credit", True),

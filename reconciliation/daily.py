@@ -20,8 +20,9 @@ CSV and XLSX exports render alike, and a list of ``Finding``s (the red lines):
    shows as a difference, and every item in it is listed (``EquationItem``).
 
 Findings that block the day close: every statement red line and every finding the bank-file
-parser stored, a registry without its lump sum, a settlement difference beyond the fee, a
-collector's lump sum with no registry, an unmatched reversal, and any equation difference.
+parser stored (a red line the parser stored for a statement is not computed again), a
+registry without its lump sum, a settlement difference beyond the fee, a collector's lump sum
+with no registry, an unmatched reversal, and any equation difference.
 Review items are not findings: money in review is a term of the equation (the suspense
 account), carried into the backlog by age. A finding blocks until acknowledged with a comment.
 """
@@ -29,7 +30,7 @@ account), carried into the backlog by age. A finding blocks until acknowledged w
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -115,21 +116,15 @@ FINDINGS_COLUMNS = (
 def build_report(inputs: DayInputs) -> DailyReport:
     """The whole report: five sections, then the findings as a sixth table."""
     findings: list[Finding] = []
+    stated = {(f.statement_row, f.kind) for f in inputs.stored_findings if f.statement_row}
     sections = [
-        statements_section(inputs.statements, inputs.previous, findings),
+        statements_section(inputs.statements, inputs.previous, findings, stated),
         channels_section(inputs.channels),
         settlements_section(inputs.day, inputs.settlements, findings),
         providers_section(inputs.providers),
         review_section(inputs.review),
         equation_section(inputs.accounts, _credits(inputs.statements), inputs.items, findings),
         items_section(inputs.items),
-    ]
-    # the bank-file parser already states an unbalanced statement: one red line, not two
-    stated = {f.subject for f in inputs.stored_findings if f.kind == "balance_mismatch"}
-    findings = [
-        f
-        for f in findings
-        if not (f.kind is FindingKind.STATEMENT_UNBALANCED and f.subject in stated)
     ]
     findings += [_stored(f) for f in inputs.stored_findings]
     findings += [_pending(p) for p in inputs.pending]
@@ -199,8 +194,12 @@ def statements_section(
     statements: Sequence[Statement],
     previous: Mapping[str, Statement],
     findings: list[Finding],
+    stated: Collection[tuple[int | None, str]] = (),
 ) -> Section:
-    """Each account's statements in order, each checked against the one before it."""
+    """Each account's statements in order, each checked against the one before it.
+
+    A red line the bank-file parser already stored for that statement (``stated``: its
+    statements.id and the stored kind) is its one finding: the computed twin is not added."""
     section = Section("statements", "Statements per bank account", STATEMENT_COLUMNS)
     by_account: dict[str, list[Statement]] = defaultdict(list)
     for s in statements:
@@ -213,11 +212,18 @@ def statements_section(
                 section.rows.append(_statement_row(s, None, "no balances (notification)"))
                 continue
             red = check_statement(s, before)
-            findings.extend(red)
+            findings.extend(f for f in red if (s.row_id, _STORED_TWIN.get(f.kind)) not in stated)
             label = "; ".join(f"{f.kind.value} {format_amount(f.difference)}" for f in red)
             section.rows.append(_statement_row(s, before, label or "ok"))
             before = s
     return section
+
+
+#: The parser's finding (``StatementFindingKind``) that states the same red line.
+_STORED_TWIN = {
+    FindingKind.STATEMENT_UNBALANCED: "balance_mismatch",
+    FindingKind.STATEMENT_BREAK: "balance_chain",
+}
 
 
 def _statement_row(s: Statement, before: Statement | None, check: str) -> tuple:

@@ -34,6 +34,7 @@ class Statement:
     closing: int
     entries: int
     chained: bool = True  # False: a notification or a block without balances (not chained)
+    row_id: int | None = None  # statements.id: what a stored finding names
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,7 @@ class StoredFinding:
     detail: str
     ack_comment: str | None = None
     ack_by: str | None = None
+    statement_row: int | None = None  # statements.id; None: about the file as a whole
 
 
 @dataclass(frozen=True, slots=True)

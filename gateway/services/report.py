@@ -106,6 +106,7 @@ def _statement(r) -> Statement:  # type: ignore[no-untyped-def]
         debits=r.debits,
         closing=r.closing_balance or 0,
         entries=r.entry_count,
+        row_id=r.id,
     )
 
 
@@ -171,6 +172,7 @@ def _stored_findings(conn: Connection, day: date) -> list[StoredFinding]:
             r.detail,
             r.ack_comment,
             r.acknowledged_by,
+            r.statement_id,
         )
         for r in rows
     ]

@@ -278,6 +278,9 @@ payments = Table(
     Column("account_no", String(16)),  # resolved; empty when split across accounts
     Column("reason", String(40)),
     Column("raw_file_id", ForeignKey("raw_files.id")),
+    # the account (statements.account_iban) of the statement block that booked it: a bank
+    # file may hold several accounts' statements; None for other sources
+    Column("statement_account", String(64)),
     Column("agent_id", ForeignKey("agents.id")),
     Column("request_sha256", String(64)),  # API: the canonical body hash, for idempotency
     Column("response", JSON),  # API: the original answer, replayed on a retry

@@ -5,9 +5,9 @@ so the cost is flat in the day's rows apart from the items listed in a differenc
 report of a closed day is never rebuilt: ``gateway.services.day_close`` serves the snapshot.
 
 Decisions (see ``reconciliation.daily`` for the sections and what blocks a close):
-- a statement's payments are the payments read from its file (``raw_file_id``); a file is
-  expected to carry one account's statements (a file with several IBANs is attributed to
-  its first, and the equation for those accounts is then a difference naming it);
+- a statement's payments are those read from its file (``raw_file_id``) on its account's
+  block (``payments.statement_account``), so a file of several accounts' statements counts
+  each under its own (payments stored before that column: under the file's first account);
 - the equation counts booked blocks (camt.053 statements, MT940, camt.054 notifications);
   the balance chain counts statements only (notifications carry no balances);
 - the previous statement of an account is its last one on an earlier business day;
@@ -110,17 +110,30 @@ def _statement(r) -> Statement:  # type: ignore[no-untyped-def]
     )
 
 
-def _statements(conn: Connection, day: date) -> tuple[list[Statement], dict[int, str]]:
-    """The day's booked blocks, and raw_file_id -> account for attributing payments."""
+#: raw_file_id -> the accounts of the file's booked statements of the day (sorted)
+Files = dict[int, list[str]]
+
+
+def _account_of(files: Files, raw_file_id: int, statement_account: str | None) -> str:
+    """The account a payment of the day's files counts for: its statement's, else the file's
+    first."""
+    accounts = files[raw_file_id]
+    return statement_account if statement_account in accounts else accounts[0]
+
+
+def _statements(conn: Connection, day: date) -> tuple[list[Statement], Files]:
+    """The day's booked blocks, and each file's accounts for attributing payments."""
     s = statements
     rows = conn.execute(
         select(s)
         .where(s.c.business_day == day, s.c.kind.in_(BOOKED_KINDS))
         .order_by(s.c.account_iban, s.c.id)
     ).all()
-    files: dict[int, str] = {}
+    files: Files = {}
     for r in rows:
-        files.setdefault(r.raw_file_id, r.account_iban or "?")
+        accounts = files.setdefault(r.raw_file_id, [])
+        if (r.account_iban or "?") not in accounts:
+            accounts.append(r.account_iban or "?")
     out = []
     for r in rows:
         st = _statement(r)
@@ -320,7 +333,7 @@ def _pending(conn: Connection, day: date) -> list[PendingItem]:
 
 
 def _credits(
-    conn: Connection, day: date, files: dict[int, str]
+    conn: Connection, day: date, files: Files
 ) -> tuple[list[EquationItem], dict[str, list[PaymentGroup]]]:
     """Grouped credit payments of the day's statement files, and the payments whose
     allocation rows disagree with their status (each an item of the equation)."""
@@ -333,7 +346,15 @@ def _credits(
         .scalar_subquery()
     )
     base = (
-        select(p.c.id, p.c.raw_file_id, p.c.status, p.c.channel, p.c.amount, placed.label("placed"))
+        select(
+            p.c.id,
+            p.c.raw_file_id,
+            p.c.statement_account,
+            p.c.status,
+            p.c.channel,
+            p.c.amount,
+            placed.label("placed"),
+        )
         .where(
             p.c.raw_file_id.in_(list(files)),
             p.c.direction == "credit",
@@ -345,15 +366,18 @@ def _credits(
     rows = conn.execute(
         select(
             base.c.raw_file_id,
+            base.c.statement_account,
             base.c.status,
             base.c.channel,
             func.count(),
             func.sum(base.c.amount),
             func.sum(base.c.placed),
-        ).group_by(base.c.raw_file_id, base.c.status, base.c.channel)
+        ).group_by(base.c.raw_file_id, base.c.statement_account, base.c.status, base.c.channel)
     ).all()
-    for raw, status, channel, n, amount, placed_sum in rows:
-        groups[files[raw]].append(PaymentGroup(status, channel, n, int(amount), int(placed_sum)))
+    for raw, account, status, channel, n, amount, placed_sum in rows:
+        groups[_account_of(files, raw, account)].append(
+            PaymentGroup(status, channel, n, int(amount), int(placed_sum))
+        )
     allocated_like = and_(
         base.c.status == PaymentStatus.ALLOCATED, base.c.channel != Channel.SETTLEMENT
     )
@@ -367,7 +391,7 @@ def _credits(
     ).all()
     items = [
         EquationItem(
-            files[r.raw_file_id],
+            _account_of(files, r.raw_file_id, r.statement_account),
             f"payment {r.id}",
             expected_allocation(r.status, r.channel, r.amount),
             int(r.placed),
@@ -379,49 +403,47 @@ def _credits(
     return items, groups
 
 
-def _statement_items(conn: Connection, day: date, files: dict[int, str]) -> list[EquationItem]:
-    """A statement file whose booked credits differ from the credit payments read from it
-    (entries skipped as already known from another file, or never stored)."""
+def _statement_items(conn: Connection, day: date, files: Files) -> list[EquationItem]:
+    """A statement whose booked credits differ from the credit payments read from it
+    (entries skipped as already known from another file, or never stored), per file and
+    account."""
     if not files:
         return []
     s, p = statements, payments
-    bank = dict(
-        conn.execute(
-            select(s.c.raw_file_id, func.sum(s.c.credits))
-            .where(s.c.business_day == day, s.c.kind.in_(BOOKED_KINDS))
-            .group_by(s.c.raw_file_id)
-        ).all()
-    )
-    held = dict(
-        conn.execute(
-            select(p.c.raw_file_id, func.sum(p.c.amount))
-            .where(
-                p.c.raw_file_id.in_(list(files)),
-                p.c.direction == "credit",
-                p.c.reversal.is_(False),
-            )
-            .group_by(p.c.raw_file_id)
-        ).all()
-    )
-    names = dict(
-        conn.execute(
-            select(s.c.raw_file_id, func.min(s.c.statement_id))
-            .where(s.c.raw_file_id.in_(list(files)))
-            .group_by(s.c.raw_file_id)
-        ).all()
-    )
+    bank: dict[tuple[int, str], int] = defaultdict(int)
+    names: dict[tuple[int, str], str] = {}
+    for raw, account, credits, name in conn.execute(
+        select(s.c.raw_file_id, s.c.account_iban, func.sum(s.c.credits), func.min(s.c.statement_id))
+        .where(s.c.business_day == day, s.c.kind.in_(BOOKED_KINDS))
+        .group_by(s.c.raw_file_id, s.c.account_iban)
+    ):
+        key = (raw, _account_of(files, raw, account or "?"))
+        bank[key] += int(credits)
+        name = name or str(raw)
+        names[key] = min(names.get(key, name), name)
+    held: dict[tuple[int, str], int] = defaultdict(int)
+    for raw, account, amount in conn.execute(
+        select(p.c.raw_file_id, p.c.statement_account, func.sum(p.c.amount))
+        .where(
+            p.c.raw_file_id.in_(list(files)),
+            p.c.direction == "credit",
+            p.c.reversal.is_(False),
+        )
+        .group_by(p.c.raw_file_id, p.c.statement_account)
+    ):
+        held[(raw, _account_of(files, raw, account))] += int(amount)
     out = []
-    for raw, credits in sorted(bank.items()):
-        have = int(held.get(raw) or 0)
-        if int(credits) != have:
+    for (raw, account), credits in sorted(bank.items()):
+        have = held.get((raw, account), 0)
+        if credits != have:
             out.append(
                 EquationItem(
-                    files[raw],
-                    f"statement {names.get(raw) or raw}",
-                    int(credits),
+                    account,
+                    f"statement {names[(raw, account)]}",
+                    credits,
                     have,
-                    f"the bank booked credits of {format_amount(int(credits))}, the gateway "
-                    f"holds {format_amount(have)} of payments from this file",
+                    f"the bank booked credits of {format_amount(credits)}, the gateway "
+                    f"holds {format_amount(have)} of payments from this statement",
                 )
             )
     return out

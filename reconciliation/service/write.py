@@ -261,6 +261,7 @@ PAYMENT_COLUMNS = (
     "account_no",
     "reason",
     "raw_file_id",
+    "statement_account",
     "reverses_payment_id",
     "created_at",
 )
@@ -311,6 +312,7 @@ def _payment_row(
         p.account_no,
         p.reason,
         raw_file_id,
+        r.extra.get("id_scope") or None,  # the statement's account (camt, MT940)
         p.reverses_payment_id,
         now,
     )

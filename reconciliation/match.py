@@ -35,6 +35,9 @@ and posts ``allocate.reverse`` of its rows; only a reversal it cannot pair reach
 
 Longer than our ~450-line modules on purpose: every certainty rule above is here, each beside
 the others it must not contradict (what a rule accepts another must not send to review).
+
+Longer than the ~450-line modules on purpose: the rules above and the code that applies
+them are read together, and every rule is one function below.
 """
 
 from __future__ import annotations

@@ -15,14 +15,17 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import structlog
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, Row, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 #: ``q(sql, params) -> rows``: one statement of a read snapshot (see ``snapshot``).
 Query = Callable[[str, dict[str, Any]], list[tuple]]
+
+#: A result row of any width, read by column name (``Row[Any]`` is a row of one column).
+AnyRow: TypeAlias = Row[*tuple[Any, ...]]
 
 #: Pragmas of the API's own SQLite connections (the kept readers, the group-commit writer):
 #: a bigger page cache, the file mapped, savepoint journals in memory (docs/perf.md).

@@ -140,7 +140,7 @@ def _city(engine: Engine) -> _City:
                     select(accounts.c.account_no, accounts.c.payer_name, accounts.c.address,
                            accounts.c.status).order_by(accounts.c.id)
                 )]  # fmt: skip
-            city = _cache[key] = _City(rows, version)  # type: ignore[arg-type]
+            city = _cache[key] = _City(rows, version)
     return city
 
 
@@ -171,7 +171,7 @@ def _by_number(engine: Engine, digits: str) -> list[AccountHit]:
                     tries.append((swapped, 85, f"digits {i + 1} and {i + 2} swapped"))
     if not tries:
         return []
-    why = {}
+    why: dict[str, tuple[int, str]] = {}
     for acc, score, reason in tries:
         why.setdefault(acc, (score, reason))
     with reading(engine) as conn:
@@ -179,7 +179,7 @@ def _by_number(engine: Engine, digits: str) -> list[AccountHit]:
             select(accounts.c.account_no, accounts.c.payer_name, accounts.c.address,
                    accounts.c.status).where(accounts.c.account_no.in_(list(why)))
         ).all()  # fmt: skip
-    hits = [_hit(tuple(r), *why[r.account_no]) for r in rows]  # type: ignore[arg-type]
+    hits = [_hit(tuple(r), *why[r.account_no]) for r in rows]
     return sorted(hits, key=lambda h: (-h.score, h.account_no))
 
 
@@ -195,12 +195,12 @@ def _by_iban(engine: Engine, iban: str) -> list[AccountHit]:
         ).all()  # fmt: skip
         if not used:
             return []
-        counts = dict(used)
+        counts: dict[str, int] = {r.account_no: r.n for r in used}
         rows = conn.execute(
             select(accounts.c.account_no, accounts.c.payer_name, accounts.c.address,
                    accounts.c.status).where(accounts.c.account_no.in_(list(counts)))
         ).all()  # fmt: skip
-    hits = [_hit(tuple(r), 100, f"{counts[r.account_no]} payment(s) from this IBAN")  # type: ignore[arg-type]
+    hits = [_hit(tuple(r), 100, f"{counts[r.account_no]} payment(s) from this IBAN")
             for r in rows]  # fmt: skip
     return sorted(hits, key=lambda h: -counts[h.account_no])
 

@@ -77,8 +77,8 @@ def ageing(engine: Engine, *, days: int = 14, today: date | None = None) -> Agei
                 review_items.c.resolved_at >= since, review_items.c.resolved_by.is_not(None)
             )
         ).all()
-    counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(AgeBucket, 0))
-    amounts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(AgeBucket, 0))
+    counts: dict[str, dict[AgeBucket, int]] = defaultdict(lambda: dict.fromkeys(AgeBucket, 0))
+    amounts: dict[str, dict[AgeBucket, int]] = defaultdict(lambda: dict.fromkeys(AgeBucket, 0))
     for reason, day, n, amount in grouped:
         bucket = AgeBucket.of((today - day).days)
         counts[reason][bucket] += n

@@ -226,7 +226,7 @@ def open_days(conn: Connection, *, horizon_days: int = 62) -> list[tuple[date, i
     if latest is None:
         return []
     since = latest - timedelta(days=horizon_days)
-    counts = dict(
+    counts: dict[date, int] = dict(
         conn.execute(
             select(payments.c.business_day, func.count())
             .where(payments.c.business_day >= since, payments.c.direction == "credit")

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
+from typing import TextIO
 
 from sqlalchemy import Connection, Engine, select
 
@@ -99,17 +100,17 @@ class _Counter:
     def __init__(self, rows: Iterable[list]) -> None:
         self.rows, self.n = rows, 0
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[list]:
         for row in self.rows:
             self.n += 1
             yield row
 
 
-def _rows(conn: Connection, kind: ExportKind, day: date):  # type: ignore[no-untyped-def]
+def _rows(conn: Connection, kind: ExportKind, day: date) -> Iterator[list]:
     return _payment_rows(conn, day) if kind is ExportKind.PAYMENTS else _allocation_rows(conn, day)
 
 
-def write_csv(conn: Connection, kind: ExportKind, day: date, fh) -> int:  # type: ignore[no-untyped-def]
+def write_csv(conn: Connection, kind: ExportKind, day: date, fh: TextIO) -> int:
     """Stream the day's rows as CSV into a text file; returns the number of data rows."""
     writer = csv.writer(fh, lineterminator="\n")
     writer.writerow(PAYMENT_COLUMNS if kind is ExportKind.PAYMENTS else ALLOCATION_COLUMNS)
@@ -127,7 +128,7 @@ def export_bytes(conn: Connection, kind: ExportKind, day: date) -> bytes:
     return buf.getvalue().encode()
 
 
-def _payment_rows(conn, day: date):  # type: ignore[no-untyped-def]
+def _payment_rows(conn: Connection, day: date) -> Iterator[list]:
     p = payments
     q = (
         select(
@@ -160,7 +161,7 @@ def _payment_rows(conn, day: date):  # type: ignore[no-untyped-def]
         ]
 
 
-def _allocation_rows(conn, day: date):  # type: ignore[no-untyped-def]
+def _allocation_rows(conn: Connection, day: date) -> Iterator[list]:
     a = allocations
     q = (
         select(

@@ -38,6 +38,7 @@ from connectors.formats import FORMATS, Format, FormatError, detect_format, get_
 from connectors.formats.base import DEFAULT_OPTIONS, FileReading, ReadOptions
 from connectors.parse_worker import WORKER_MIN_BYTES, WorkerFailed, read_in_worker
 from gateway.collectors import collectors_of
+from gateway.db import AnyRow
 from gateway.errors import UserError
 from gateway.gcpause import gc_paused
 from gateway.logging import get_logger
@@ -360,7 +361,7 @@ def _claimed(conn: Connection, raw_id: int) -> Iterator[None]:
         raise _Taken("in_progress") from None
 
 
-def _known(engine: Engine, sha: str):  # type: ignore[no-untyped-def]
+def _known(engine: Engine, sha: str) -> AnyRow | None:
     with engine.connect() as conn:
         return conn.execute(select(raw_files).where(raw_files.c.sha256 == sha)).first()
 

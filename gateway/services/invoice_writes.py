@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import BindParameter, Connection, Table, bindparam, insert, select, update
 
 from schemas import tables as t
 from schemas.bulk import bulk_insert, reserve_ids
@@ -49,7 +49,7 @@ def _upsert_coded(
     if new:
         conn.execute(insert(table), new)
     if changed:
-        values = {f: bindparam(f) for f in fields}
+        values: dict[str, BindParameter[Any]] = {f: bindparam(f) for f in fields}
         conn.execute(update(table).where(table.c.id == bindparam("_id")).values(values), changed)
     return len(new) + len(changed)
 
@@ -97,9 +97,10 @@ def upsert_accounts(conn: Connection, reg: Register) -> tuple[dict[str, int], in
     ids.update((r[1], r[0]) for r in rows)
     if changed:
         stmt = update(a).where(a.c.id == bindparam("_id"))
-        values = {"manager_id": bindparam("m"), "payer_name": bindparam("p")}
-        values |= {"address": bindparam("a"), "status": bindparam("s")}
-        conn.execute(stmt.values(values), changed)
+        params: dict[str, BindParameter[Any]] = {"manager_id": bindparam("m")}
+        params |= {"payer_name": bindparam("p"), "address": bindparam("a")}
+        params |= {"status": bindparam("s")}
+        conn.execute(stmt.values(params), changed)
     return ids, len(fresh), len(changed)
 
 
@@ -151,7 +152,9 @@ def insert_import(conn: Connection, reg: Register, summary: ImportSummary) -> in
             note=f"{summary.invoices_unchanged} unchanged, {summary.invoices_versioned} versioned",
         )
     )
-    return int(result.inserted_primary_key[0])
+    key = result.inserted_primary_key
+    assert key is not None  # None only when no row was inserted; this inserts one
+    return int(key[0])
 
 
 def write_invoices(
@@ -181,9 +184,9 @@ def write_invoices(
     bulk_insert(conn, t.invoices, (*cols, "payment_ref", "status", "import_id"), head_rows)
     del head_rows
     svc, prov = code_ids(conn, t.services), code_ids(conn, t.providers)
-    cols = ("invoice_id", "service_id", "provider_id", "amount_due")
+    line_cols = ("invoice_id", "service_id", "provider_id", "amount_due")
     rows = _line_rows(zip(ids, (inv for inv, _ in todo), strict=True), svc, prov)
-    n = bulk_insert(conn, t.invoice_lines, cols, rows)
+    n = bulk_insert(conn, t.invoice_lines, line_cols, rows)
     conn.execute(
         update(t.register_imports).where(t.register_imports.c.id == import_id).values(lines=n)
     )

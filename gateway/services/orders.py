@@ -21,7 +21,7 @@ from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
-from gateway.db import reading
+from gateway.db import AnyRow, reading
 from gateway.errors import Conflict, NotFound, UserError
 from gateway.services.day_close import is_closed
 from gateway.services.pain001 import Debtor, write_pain001
@@ -220,9 +220,10 @@ def _store(
     )
 
 
-def _summary(r) -> OrderSummary:  # type: ignore[no-untyped-def]
+def _summary(r: AnyRow) -> OrderSummary:
+    count = r._mapping["count"]  # r.count is a Row's tuple method to a type checker
     return OrderSummary(
-        r.id, r.kind, r.business_day, r.number, r.state, r.total, r.count, r.sha256, r.created_at
+        r.id, r.kind, r.business_day, r.number, r.state, r.total, count, r.sha256, r.created_at
     )
 
 

@@ -27,7 +27,7 @@ class Debtor:
     bic: str | None = None
 
 
-def _el(parent: etree._Element, tag: str, text: str | None = None, **attrs: str):  # type: ignore[no-untyped-def]
+def _el(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
     node = etree.SubElement(parent, f"{{{NS}}}{tag}", attrs)
     if text is not None:
         node.text = text

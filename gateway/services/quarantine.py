@@ -98,7 +98,7 @@ def retry(
     return results
 
 
-def _targets(engine: Engine, sha: str | None) -> Sequence[Row[Any]]:
+def _targets(engine: Engine, sha: str | None) -> Sequence[Row[Any, Any, Any, Any, Any]]:
     f = raw_files.c
     q = select(f.sha256, f.filename, f.source, f.format, f.status).order_by(f.received_at, f.id)
     with reading(engine) as conn:

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, and_, func, or_, select, tuple_
 
-from gateway.db import reading
+from gateway.db import AnyRow, reading
 from reconciliation.daily import DailyReport, age_bucket, build_report
 from reconciliation.day_figures import (
     ChannelTotal,
@@ -93,7 +93,7 @@ def load_inputs(conn: Connection, day: date, collectors: Sequence[Collector] = (
 # --- 1. statements ----------------------------------------------------------------------------
 
 
-def _statement(r) -> Statement:  # type: ignore[no-untyped-def]
+def _statement(r: AnyRow) -> Statement:
     seq = r.sequence.strip() if r.sequence else ""
     return Statement(
         account=r.account_iban or "?",

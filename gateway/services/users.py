@@ -24,7 +24,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, delete, insert, select, update
 
-from gateway.db import reading
+from gateway.db import AnyRow, reading
 from gateway.errors import Conflict, NotFound, UserError
 from gateway.services.people import Actor, Role
 from schemas.tables import users, web_sessions
@@ -73,7 +73,7 @@ def check_password_policy(username: str, password: str) -> None:
         raise UserError("a password must not contain the user name")
 
 
-def _info(row) -> UserInfo:  # type: ignore[no-untyped-def]
+def _info(row: AnyRow) -> UserInfo:
     return UserInfo(
         id=row.id,
         username=row.username,

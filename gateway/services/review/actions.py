@@ -46,7 +46,7 @@ from reconciliation import resolve
 from reconciliation.model import PaymentStatus, ServiceAmount
 from reconciliation.money import format_amount
 from reconciliation.resolve import DuplicateOutcome, Original, Resolution, Share
-from reconciliation.review import ActionKind, ReviewError, ReviewState, ReviewStateError
+from reconciliation.review import ActionKind, ReviewError, ReviewItem, ReviewState, ReviewStateError
 from schemas.tables import payments
 
 
@@ -86,7 +86,9 @@ def compute(
         raise UserError(str(exc)) from exc
 
 
-def _compute(conn, core, params, actor, config) -> Resolution:  # type: ignore[no-untyped-def]
+def _compute(
+    conn: Connection, core: ReviewItem, params: Params, actor: str, config: ReviewConfig
+) -> Resolution:
     if isinstance(params, AssignParams):
         acc = params.account_no
         return resolve.assign(
@@ -140,12 +142,13 @@ def _compute(conn, core, params, actor, config) -> Resolution:  # type: ignore[n
             reason=params.reason,
         )
     if isinstance(params, UndoParams):
+        payment_id = int(core.payment_id)  # the core allows str ids; the gateway's are ints
         return resolve.undo(
             core,
-            store.posted_rows(conn, core.payment_id),
+            store.posted_rows(conn, payment_id),
             actor=actor,
             reason=params.reason,
-            refund_ordered=store.refund_ordered(conn, core.payment_id),
+            refund_ordered=store.refund_ordered(conn, payment_id),
         )
     raise UserError(f"unknown action {type(params).__name__}")
 

@@ -19,6 +19,7 @@ from datetime import datetime
 import msgspec
 from sqlalchemy import Connection, Engine, select, update
 
+from gateway.db import AnyRow
 from gateway.errors import Conflict, NotFound, UserError
 from gateway.services.people import Actor, Role
 from gateway.services.review import bulk, learn, store, tokens
@@ -156,7 +157,7 @@ def _load(conn: Connection, approval_id: int) -> Approval:
     return _approval(row)
 
 
-def _approval(row) -> Approval:  # type: ignore[no-untyped-def]
+def _approval(row: AnyRow) -> Approval:
     return Approval(
         id=row.id,
         action=row.action,
@@ -173,7 +174,9 @@ def _approval(row) -> Approval:  # type: ignore[no-untyped-def]
     )
 
 
-def _decide(conn: Connection, ap: Approval, status: str, actor: str, note: str, now) -> None:  # type: ignore[no-untyped-def]
+def _decide(
+    conn: Connection, ap: Approval, status: str, actor: str, note: str, now: datetime
+) -> None:
     done = conn.execute(
         update(a)
         .where(a.c.id == ap.id, a.c.status == "pending")
@@ -225,7 +228,14 @@ def approve(
     return result
 
 
-def _run(conn, ap: Approval, raw: dict, approver: str, now, config) -> ActionResult:  # type: ignore[no-untyped-def]
+def _run(
+    conn: Connection,
+    ap: Approval,
+    raw: dict,
+    approver: str,
+    now: datetime,
+    config: ReviewConfig,
+) -> ActionResult:
     params = params_from_json(raw)
     if isinstance(params, UnmatchParams):
         return _run_unmatch(conn, params, ap.requested_by, approver, now)

@@ -19,12 +19,12 @@ Rules (``BulkRule``), all of them "accept a candidate" placements by the allocat
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from enum import StrEnum
 
 import msgspec
-from sqlalchemy import Engine, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
 from gateway.db import reading
 from gateway.errors import UserError
@@ -40,6 +40,7 @@ from gateway.services.review.structs import (
 )
 from reconciliation import resolve
 from reconciliation.allocate import open_after
+from reconciliation.model import OpenLine
 from reconciliation.money import format_amount
 from reconciliation.review import ActionKind, ReasonCode, ReviewError, ReviewState
 from schemas.tables import (
@@ -97,7 +98,7 @@ class BulkPreview(msgspec.Struct, frozen=True):
     proposals: list[Proposal]
 
 
-def _select(conn, flt: BulkFilter) -> list[ItemState]:  # type: ignore[no-untyped-def]
+def _select(conn: Connection, flt: BulkFilter) -> list[ItemState]:
     q = (
         select(ri.c.id)
         .join(p, p.c.id == ri.c.payment_id)
@@ -126,7 +127,7 @@ def _select(conn, flt: BulkFilter) -> list[ItemState]:  # type: ignore[no-untype
     return store.load_items(conn, ids)
 
 
-def _open_totals(conn, account_nos: set[str]) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def _open_totals(conn: Connection, account_nos: set[str]) -> dict[str, int]:
     """What is open (positive lines) per account, in one query."""
     if not account_nos:
         return {}
@@ -190,7 +191,9 @@ def preview(
     )
 
 
-def _plan(items, rule, totals) -> tuple[list[Proposal], dict[str, int]]:  # type: ignore[no-untyped-def]
+def _plan(
+    items: Iterable[ItemState], rule: BulkRule, totals: dict[str, int]
+) -> tuple[list[Proposal], dict[str, int]]:
     proposals: list[Proposal] = []
     skipped: dict[str, int] = defaultdict(int)
     for item in items:
@@ -254,7 +257,7 @@ def request(
 Progress = Callable[[int, int], None]
 
 
-def _open_total(lines) -> int:  # type: ignore[no-untyped-def]
+def _open_total(lines: Iterable[OpenLine]) -> int:
     return sum(ln.open_amount for ln in lines if ln.open_amount > 0)
 
 
@@ -298,8 +301,13 @@ def run_approved(
 
 
 def _apply_batch(
-    conn, chunk, ap: Approval, approver: str, rule: BulkRule, config: ReviewConfig
-) -> int:  # type: ignore[no-untyped-def]
+    conn: Connection,
+    chunk: Sequence[tuple[int, int, str]],
+    ap: Approval,
+    approver: str,
+    rule: BulkRule,
+    config: ReviewConfig,
+) -> int:
     """One batch: lock, re-check versions, compute in memory, write set-based."""
     wanted = {i: (v, a) for i, v, a in chunk}
     if conn.dialect.name == "postgresql":

@@ -155,7 +155,8 @@ class _Book:
             self._retire(placed, f"contradicted: declined by decision {action_id}")
 
     def write(self) -> None:
-        new, old = [], []
+        new: list[dict] = []
+        old: list[dict] = []
         for k in self.changed:
             row = self.rows[k]
             row["updated_at"], row["updated_by"] = self.now, self.actor

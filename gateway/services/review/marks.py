@@ -5,6 +5,8 @@ form_token)``; a claim or release moves the item's version, a comment does not.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import Engine
 
 from gateway.errors import UserError
@@ -12,7 +14,7 @@ from gateway.services.people import Actor, Role
 from gateway.services.review import store, tokens
 from gateway.services.review.actions import locked_item
 from gateway.services.review.structs import ActionResult, ItemConflict
-from reconciliation.review import ActionKind, ReviewError, ReviewStateError
+from reconciliation.review import ActionKind, ReviewError, ReviewItem, ReviewStateError
 from reconciliation.review import claim as claim_item
 from reconciliation.review import comment as comment_text
 from reconciliation.review import release as release_item
@@ -58,7 +60,15 @@ def release(
     )
 
 
-def _mark(engine, actor, item_id, kind, expected_version, form_token, step) -> ActionResult:  # type: ignore[no-untyped-def]
+def _mark(
+    engine: Engine,
+    actor: Actor,
+    item_id: int,
+    kind: ActionKind,
+    expected_version: int | None,
+    form_token: str | None,
+    step: Callable[[ReviewItem], ReviewItem],
+) -> ActionResult:
     actor.require(Role.ACCOUNTANT)
     with engine.begin() as conn:
         replay = tokens.take_token(conn, form_token, actor.username, kind.value)

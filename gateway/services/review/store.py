@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, ScalarSelect, insert, select, update
 
 from gateway.services.review.structs import Candidate, ItemConflict, ItemState
 from reconciliation.fold import search_text
@@ -55,7 +55,7 @@ _ITEM_COLUMNS = (
 )
 
 
-def _pending_approval():  # type: ignore[no-untyped-def]
+def _pending_approval() -> ScalarSelect[Any]:
     return (
         select(approvals.c.id)
         .where(approvals.c.review_item_id == ri.c.id, approvals.c.status == "pending")
@@ -204,7 +204,7 @@ def insert_item(conn: Connection, payment_id: int, item: ReviewItem, now: dateti
             amount=pay.amount,
             channel=pay.channel,
             source=pay.source,
-            best_score=round(cands[0]["score"] * 1000) if cands else None,
+            best_score=round(item.candidates[0].score * 1000) if item.candidates else None,
         )
         .returning(ri.c.id)
     ).scalar_one()

@@ -39,6 +39,7 @@ PAGE_MODULES = [
     "gateway.web.pages.queue",
     "gateway.web.pages.finance",
     "gateway.web.pages.item",
+    "gateway.web.pages.payment",
     "gateway.web.pages.reports",
     "gateway.web.pages.bulk",
     "gateway.web.pages.review_api",

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from litestar.testing import TestClient
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, select
 
 from gateway.services.people import Role
 from reconciliation.fold import search_text
@@ -149,3 +149,31 @@ def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> None
         follow_redirects=False,
     )
     assert response.status_code == 303, response.text[:500]
+
+
+def add_allocated_payment(engine: Engine, external_id: str = "AUTO-1") -> int:
+    """A transfer the matcher placed automatically on A1's invoice AV1 (150.00, no review item)."""
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        acc = conn.execute(select(t.accounts.c.id).where(t.accounts.c.account_no == A1)).scalar()
+        lines = conn.execute(
+            select(t.invoice_lines.c.id, t.invoice_lines.c.service_id,
+                   t.invoice_lines.c.provider_id, t.invoice_lines.c.amount_due)
+            .join(t.invoices, t.invoices.c.id == t.invoice_lines.c.invoice_id)
+            .where(t.invoices.c.invoice_no == "AV1", t.invoice_lines.c.amount_due >= 5000)
+            .order_by(t.invoice_lines.c.id)
+        ).all()  # fmt: skip
+        pid = conn.execute(insert(t.payments).values(
+            source="maib-statement", external_id=external_id, channel="transfer",
+            business_day=DAY, booking_date=DAY, amount=sum(r.amount_due for r in lines),
+            currency="MDL", direction="credit", reversal=False, remittance=f"cont {A1}",
+            debtor_name="Ion Popescu", status="allocated", account_no=A1, reason="MATCHED",
+            created_at=now,
+        ).returning(t.payments.c.id)).scalar_one()  # fmt: skip
+        conn.execute(insert(t.allocations), [
+            {"payment_id": pid, "account_id": acc, "invoice_line_id": r.id,
+             "service_id": r.service_id, "provider_id": r.provider_id, "amount": r.amount_due,
+             "kind": "payment", "business_day": DAY, "created_by": "ingest", "created_at": now}
+            for r in lines
+        ])  # fmt: skip
+    return pid

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, select, update
 
 from gateway.db import AnyRow
 from gateway.errors import Conflict, NotFound, UserError
+from gateway.services.payment_view import payment_version
 from gateway.services.people import Actor, Role
 from gateway.services.review import bulk, learn, store, tokens
 from gateway.services.review.actions import apply, compute, locked_item
@@ -79,14 +80,20 @@ def unmatch(
     *,
     reason: str,
     form_token: str | None = None,
+    expected_version: int | None = None,
 ) -> ActionResult:
-    """Ask to take an automatic allocation back into the queue (always four-eyes)."""
+    """Ask to take an automatic allocation back into the queue (always four-eyes).
+
+    ``expected_version``: the payment's version as the person saw it (``payment_version``);
+    a payment whose money moved since is a conflict."""
     actor.require(Role.ACCOUNTANT)
     params = UnmatchParams(payment_id, reason)
     with engine.begin() as conn:
         replay = tokens.take_token(conn, form_token, actor.username, ActionKind.UNMATCH.value)
         if replay is not None:
             return replay
+        if expected_version is not None and payment_version(conn, payment_id) != expected_version:
+            raise Conflict(f"payment {payment_id} changed since you opened it; look again")
         res = _unmatch_resolution(conn, params, actor.username)
         approval_id = insert_request(
             conn,

@@ -16,6 +16,7 @@ from gateway.errors import NotFound, UserError
 from gateway.services import review
 from gateway.services.account_search import SearchKind, search_accounts
 from gateway.services.ageing import ageing
+from gateway.services.payment_view import account_payments
 from gateway.services.people import Role
 from gateway.services.review.learn import list_rules, set_rule_enabled
 from gateway.services.review_item import account_book
@@ -54,12 +55,13 @@ async def account(request: Request, account_no: FromPath[str]) -> Template:
     def load() -> Any:
         with reading(engine) as conn:
             book = account_book(conn, canonical) if canonical else None
-        if book is None:
-            raise NotFound(f"no account {account_no}")
-        return book
+            if book is None:
+                raise NotFound(f"no account {account_no}")
+            return book, account_payments(conn, book.account_no)
 
-    book = await anyio.to_thread.run_sync(load)
-    return page(request, "account.html", title=f"Account {account_no}", book=book)
+    book, paid = await anyio.to_thread.run_sync(load)
+    return page(request, "account.html", title=f"Account {account_no}", book=book,
+                payments=paid)  # fmt: skip
 
 
 @get("/ageing", include_in_schema=False)

@@ -110,13 +110,11 @@ def _statement(r: AnyRow) -> Statement:
     )
 
 
-#: raw_file_id -> the accounts of the file's booked statements of the day (sorted)
-Files = dict[int, list[str]]
+Files = dict[int, list[str]]  # raw_file_id -> its booked statements' accounts of the day
 
 
 def _account_of(files: Files, raw_file_id: int, statement_account: str | None) -> str:
-    """The account a payment of the day's files counts for: its statement's, else the file's
-    first."""
+    """A payment's account: its statement's, else its file's first (stored before 0010)."""
     accounts = files[raw_file_id]
     return statement_account if statement_account in accounts else accounts[0]
 
@@ -404,9 +402,8 @@ def _credits(
 
 
 def _statement_items(conn: Connection, day: date, files: Files) -> list[EquationItem]:
-    """A statement whose booked credits differ from the credit payments read from it
-    (entries skipped as already known from another file, or never stored), per file and
-    account."""
+    """A statement (per file and account) whose booked credits differ from the credit
+    payments read from it (entries skipped as known from another file, or never stored)."""
     if not files:
         return []
     s, p = statements, payments
@@ -432,21 +429,18 @@ def _statement_items(conn: Connection, day: date, files: Files) -> list[Equation
         .group_by(p.c.raw_file_id, p.c.statement_account)
     ):
         held[(raw, _account_of(files, raw, account))] += int(amount)
-    out = []
-    for (raw, account), credits in sorted(bank.items()):
-        have = held.get((raw, account), 0)
-        if credits != have:
-            out.append(
-                EquationItem(
-                    account,
-                    f"statement {names[(raw, account)]}",
-                    credits,
-                    have,
-                    f"the bank booked credits of {format_amount(credits)}, the gateway "
-                    f"holds {format_amount(have)} of payments from this statement",
-                )
-            )
-    return out
+    return [
+        EquationItem(
+            key[1],
+            f"statement {names[key]}",
+            credits,
+            held[key],
+            f"the bank booked credits of {format_amount(credits)}, the gateway holds "
+            f"{format_amount(held[key])} of payments from this statement",
+        )
+        for key, credits in sorted(bank.items())
+        if credits != held[key]
+    ]
 
 
 def _acks(conn: Connection, day: date) -> dict[str, tuple[str, str]]:

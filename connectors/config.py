@@ -57,7 +57,7 @@ class ConnectorConfig:
     name: str
     kind: str
     format: str = "auto"
-    schedule: str | None = None  # crontab, evaluated in Europe/Chisinau
+    schedule: str | None = None  # crontab, evaluated in Settings.timezone
     enabled: bool = True
     # sftp
     host: str | None = None

@@ -11,14 +11,17 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
+from reconciliation.model import CITY_TIMEZONE
+
 # crontab numbers weekdays 0-7 from Sunday (0 and 7 both Sunday); APScheduler 3 numbers them
 # from Monday, and its from_crontab passes the numbers through (agronholm/apscheduler#286), so
 # "1-5" would mean Tuesday-Saturday. We translate the field to day names ourselves.
 CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 
-def cron_trigger(expr: str, timezone: str = "Europe/Chisinau") -> CronTrigger:
-    """A CronTrigger with standard crontab meaning; ``ValueError`` for a bad expression.
+def cron_trigger(expr: str, timezone: str = CITY_TIMEZONE) -> CronTrigger:
+    """A CronTrigger with standard crontab meaning, evaluated in ``timezone`` (the schedule
+    passes ``Settings.timezone``); ``ValueError`` for a bad expression.
 
     Day of month and day of week may not both be restricted: cron ORs them, APScheduler ANDs
     them, and a schedule that means two things is refused rather than guessed.

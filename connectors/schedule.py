@@ -6,7 +6,7 @@ lock first (``connectors.pull.connector_lock``), so with several processes exact
 works a connector at a time and the others log a skip; on SQLite (one process) a process-local
 lock does the same. Jobs call the same ``pull_one`` as ``gateway pull``.
 
-Cron strings are evaluated in Europe/Chisinau (the billing centre's business day), a missed
+Cron strings are evaluated in ``Settings.timezone`` (the billing centre's business day), a missed
 run is made up once within ``MISFIRE_GRACE`` (coalesced, never stacked), and a job never
 overlaps itself (``max_instances=1``).
 """
@@ -93,7 +93,7 @@ def run_day_close(engine: Engine, settings: Settings) -> str:
         if not got:
             return "skipped"
         try:
-            days = close_ready_days(engine, load_collectors(settings))
+            days = close_ready_days(engine, load_collectors(settings), timezone=settings.timezone)
         except Exception as exc:
             log.error("schedule.day_close_failed", error=type(exc).__name__)
             return "failed"

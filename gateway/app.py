@@ -140,7 +140,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Litestar:
 
     return Litestar(
         route_handlers=[health, *api_routes.handlers(), *web_routes.handlers(settings)],
-        template_config=web_render.template_config(),
+        template_config=web_render.template_config(settings.timezone),
         middleware=[request_ids()],
         exception_handlers={
             HTTPException: _http_exception,

@@ -81,7 +81,13 @@ def cmd_invoices_import(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.services.invoices import import_register
 
     policy = load_file(settings).allocation
-    summary = import_register(_engine(settings), Path(args.dir), progress=_tty(), policy=policy)
+    summary = import_register(
+        _engine(settings),
+        Path(args.dir),
+        progress=_tty(),
+        policy=policy,
+        timezone=settings.timezone,
+    )
     print(summary.describe())
     return 0
 
@@ -161,7 +167,9 @@ def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
     from connectors.formats.base import ReadOptions
     from connectors.parse_cli import run
 
-    options = ReadOptions(args.strict_balances, args.encoding, args.intraday_booked)
+    options = ReadOptions(
+        args.strict_balances, args.encoding, args.intraday_booked, timezone=settings.timezone
+    )
     return run(args.file, args.format, options=options, statements=args.statements)
 
 
@@ -215,7 +223,13 @@ def cmd_report_daily(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.collectors import load_collectors
     from gateway.services.day_close import report_bytes
 
-    data = report_bytes(_engine(settings), args.day, args.format, load_collectors(settings))
+    data = report_bytes(
+        _engine(settings),
+        args.day,
+        args.format,
+        load_collectors(settings),
+        timezone=settings.timezone,
+    )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
@@ -232,7 +246,12 @@ def cmd_day_close(args: argparse.Namespace, settings: Settings) -> int:
     acks = dict(_ack(a) for a in args.ack)
     try:
         result = close_day(
-            _engine(settings), args.day, CLI_ACTOR, acks=acks, collectors=load_collectors(settings)
+            _engine(settings),
+            args.day,
+            CLI_ACTOR,
+            acks=acks,
+            collectors=load_collectors(settings),
+            timezone=settings.timezone,
         )
     except Conflict as exc:
         raise Conflict(f"{exc} [--ack KEY=comment]") from None
@@ -252,7 +271,7 @@ def cmd_day_status(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.collectors import load_collectors
     from gateway.services.day_close import day_status
 
-    days = day_status(_engine(settings), load_collectors(settings))
+    days = day_status(_engine(settings), load_collectors(settings), timezone=settings.timezone)
     if not days:
         print("no open days")
     for d in days:

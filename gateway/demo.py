@@ -31,7 +31,7 @@ def demo(settings: Settings, *, host: str, port: int, serve: bool = True) -> int
     upgrade(engine)
     _say(f"database: {settings.database_url}")
     _generate(city)
-    _import(engine, city)
+    _import(engine, city, settings.timezone)
     _showcase(city)
     _ingest_inbox(engine, settings, city)
     key = _demo_agent(engine, root)
@@ -73,10 +73,10 @@ def _generate(city: Path) -> None:
     _say("generated a small city: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
 
 
-def _import(engine: Engine, city: Path) -> None:
+def _import(engine: Engine, city: Path, timezone: str) -> None:
     from gateway.services.invoices import import_register
 
-    _say(import_register(engine, city / "register").describe())
+    _say(import_register(engine, city / "register", timezone=timezone).describe())
 
 
 def _ingest_inbox(engine: Engine, settings: Settings, city: Path) -> None:

@@ -35,7 +35,7 @@ class Settings:
     centre_name: str = "Centrul de facturare mun. Chisinau"
     centre_iban: str = "MD24AG000225100013104168"
     centre_bic: str | None = "AGRNMD2X"
-    # "HH:MM" in Europe/Chisinau: close every earlier open day whose report blocks nothing
+    # "HH:MM" in `timezone`: close every earlier open day whose report blocks nothing
     day_close_at: str | None = None
     # the people's workspace (gateway/web)
     secret_key: str | None = None  # signs CSRF tokens; None: kept in DATA_DIR/web-secret

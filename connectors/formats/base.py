@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar
 
-from reconciliation.model import PaymentRecord, StatementSummary
+from reconciliation.model import CITY_TIMEZONE, PaymentRecord, StatementSummary
 from reconciliation.money import MoneyError, parse_amount
 
 #: How many leading bytes ``detect_format`` shows each format.
@@ -52,17 +52,24 @@ class ReadOptions:
     the entries are read and the disagreement is a ``StatementFinding``); ``encoding`` names a text
     file's encoding where detection cannot decide (cp866 looks like cp1251 to a decoder);
     ``intraday_booked`` takes a camt.052 report's booked entries as money; ``quirks`` names
-    the MT940 bank-quirk hooks to apply (``mt940_quirks``; None: the default set).
+    the MT940 bank-quirk hooks to apply (``mt940_quirks``; None: the default set);
+    ``timezone`` is the billing centre's (``Settings.timezone``, set by the ingest): a
+    timestamped payment's business day is its calendar day there.
     """
 
     strict_balances: bool = False
     encoding: str | None = None
     intraday_booked: bool = False
     quirks: tuple[str, ...] | None = None
+    timezone: str = CITY_TIMEZONE
 
     def __post_init__(self) -> None:
         if self.quirks is not None:  # from TOML or JSON: a list
             object.__setattr__(self, "quirks", tuple(self.quirks))
+
+    def in_zone(self, timezone: str) -> ReadOptions:
+        """These options with the billing centre's ``timezone`` (the ingest's settings)."""
+        return replace(self, timezone=timezone)
 
 
 DEFAULT_OPTIONS = ReadOptions()

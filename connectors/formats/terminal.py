@@ -3,8 +3,9 @@
 One page is one JSON object with the operator's name, the paging cursors and a list of
 transactions. Amounts must be JSON strings ("12.30"): a JSON number would reach Python as a
 binary float in most clients, so the feed contract forbids it and we refuse it. ``paid_at``
-must carry a UTC offset; the record's ``booking_date`` is its date in Europe/Chisinau, which
-is the payment's business day (a payment at 23:30 UTC on 14 November counts for the 15th).
+must carry a UTC offset; the record's ``booking_date`` is its date in the billing centre's
+time zone (``ReadOptions.timezone``, from ``Settings.timezone``), which is the payment's
+business day (in Chisinau a payment at 23:30 UTC on 14 November counts for the 15th).
 ``external_id`` is the operator's ``txn_id``; a repeat within the page refuses the page.
 """
 
@@ -15,16 +16,24 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors.formats.base import Format, FormatError, amount_or_error, register
-from reconciliation.model import PaymentRecord, ServiceAmount
+from connectors.formats.base import (
+    DEFAULT_OPTIONS,
+    FileReading,
+    Format,
+    FormatError,
+    ReadOptions,
+    amount_or_error,
+    register,
+)
+from reconciliation.model import CITY_TIMEZONE, PaymentRecord, ServiceAmount
 from reconciliation.money import format_amount
 from reconciliation.references import normalize_account_no
 
 SOURCE = "terminal"
-CITY_TZ = ZoneInfo("Europe/Chisinau")
 _SERVICE_CODE = re.compile(r"[A-Z0-9_]{1,20}")
 
 
@@ -37,6 +46,10 @@ class TerminalFeedFormat(Format):
 
     def parse(self, data: bytes) -> Iterator[PaymentRecord]:
         return iter(parse_page(data))
+
+    def read(self, source: bytes | Path, options: ReadOptions = DEFAULT_OPTIONS) -> FileReading:
+        data = source.read_bytes() if isinstance(source, Path) else source
+        return FileReading(iter(parse_page(data, options.timezone)))
 
 
 def load_page(data: bytes) -> dict[str, Any]:
@@ -62,14 +75,15 @@ def load_page(data: bytes) -> dict[str, Any]:
     return page
 
 
-def parse_page(data: bytes) -> list[PaymentRecord]:
-    """Every transaction of one page, as records."""
+def parse_page(data: bytes, timezone: str = CITY_TIMEZONE) -> list[PaymentRecord]:
+    """Every transaction of one page, as records dated by their day in ``timezone``."""
+    zone = ZoneInfo(timezone)
     page = load_page(data)
     operator = page["operator"].strip()
     records = []
     seen: set[str] = set()
     for i, txn in enumerate(page["transactions"], start=1):
-        record = _record(txn, f"terminal feed transaction {i}", operator)
+        record = _record(txn, f"terminal feed transaction {i}", operator, zone)
         if record.external_id in seen:
             raise FormatError(
                 f"terminal feed transaction {i}: txn_id {record.external_id} repeated"
@@ -86,7 +100,7 @@ def _text(txn: dict[str, Any], key: str, where: str) -> str:
     return value.strip()
 
 
-def _record(txn: Any, where: str, operator: str) -> PaymentRecord:
+def _record(txn: Any, where: str, operator: str, zone: ZoneInfo) -> PaymentRecord:
     if not isinstance(txn, dict):
         raise FormatError(f"{where}: must be a JSON object")
     txn_id = _text(txn, "txn_id", where)
@@ -98,7 +112,7 @@ def _record(txn: Any, where: str, operator: str) -> PaymentRecord:
         source_format=SOURCE,
         external_id=txn_id,
         amount=amount,
-        booking_date=paid_at.astimezone(CITY_TZ).date(),
+        booking_date=paid_at.astimezone(zone).date(),
         account_no=normalize_account_no(account) or account,
         services=_services(txn.get("services"), where, amount),
         collector=operator,

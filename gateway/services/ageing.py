@@ -14,11 +14,11 @@ import msgspec
 from sqlalchemy import Engine, func, select
 
 from gateway.db import reading
-from gateway.services.review_queue import AgeBucket, describe_reason, today_local
+from gateway.services.review_queue import AgeBucket, describe_reason
+from reconciliation.model import CITY_TIMEZONE
 from reconciliation.review import ReviewState
+from reconciliation.service import business_today
 from schemas.tables import payments, review_items
-
-LOCAL = ZoneInfo("Europe/Chisinau")
 
 
 class ReasonAgeing(msgspec.Struct, frozen=True):
@@ -54,11 +54,16 @@ class Ageing(msgspec.Struct, frozen=True):
     oldest: OldestItem | None
 
 
-def ageing(engine: Engine, *, days: int = 14, today: date | None = None) -> Ageing:
-    today = today or today_local()
+def ageing(
+    engine: Engine, *, days: int = 14, today: date | None = None, timezone: str = CITY_TIMEZONE
+) -> Ageing:
+    """The ageing of the open items on ``today`` (by default today in ``timezone``), and who
+    resolved how many per day (days in ``timezone``) over the last ``days`` days."""
+    local = ZoneInfo(timezone)
+    today = today or business_today(timezone)
     open_ = review_items.c.state == ReviewState.OPEN.value
     joined = review_items.join(payments, payments.c.id == review_items.c.payment_id)
-    since = datetime.combine(today - timedelta(days=days), datetime.min.time(), LOCAL)
+    since = datetime.combine(today - timedelta(days=days), datetime.min.time(), local)
     with reading(engine) as conn:
         grouped = conn.execute(
             select(review_items.c.reason, payments.c.business_day, func.count(),
@@ -94,7 +99,7 @@ def ageing(engine: Engine, *, days: int = 14, today: date | None = None) -> Agei
     per: dict[tuple[date, str], int] = defaultdict(int)
     for person, at in done:
         at = at if at.tzinfo else at.replace(tzinfo=ZoneInfo("UTC"))
-        per[(at.astimezone(LOCAL).date(), person)] += 1
+        per[(at.astimezone(local).date(), person)] += 1
     resolved = [PersonDay(d, p, n) for (d, p), n in sorted(per.items(), key=lambda kv: (
         -kv[0][0].toordinal(), -kv[1], kv[0][1]))]  # fmt: skip
     old = None

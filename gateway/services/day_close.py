@@ -4,7 +4,8 @@ Rules (finance's, written here once):
 - a day closes only while its equation holds and every finding is acknowledged with a
   comment (``--ack KEY=comment``; acknowledgements are kept even when the close is still
   refused for another finding, and each records who gave it);
-- roles: supervisor or finance; only a day that is over (before today in Europe/Chisinau);
+- roles: supervisor or finance; only a day that is over (before today in the billing
+  centre's zone, ``Settings.timezone``, passed down as ``timezone``);
 - settlement runs first (in the same transaction), so an API agent's day of payments is
   paired with its lump sum (or shown missing) even when no file arrived since;
 - the close takes the write lock for its transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL:
@@ -18,7 +19,7 @@ Rules (finance's, written here once):
   after the close lands on the day it is made;
 - closing a closed day again is a no-op that answers with the stored sha256;
 - optionally the schedule closes every earlier open day that blocks nothing at a configured
-  time (``GATEWAY_DAY_CLOSE_AT``, "HH:MM" in Europe/Chisinau; ``close_ready_days``), as the
+  time (``GATEWAY_DAY_CLOSE_AT``, "HH:MM" in that zone; ``close_ready_days``), as the
   user ``scheduler``; a day with an open finding always waits for a person.
 """
 
@@ -41,6 +42,7 @@ from gateway.services.people import Actor, Role
 from gateway.services.report import load_inputs
 from gateway.services.report_export import ReportFormat, parse_format, render
 from reconciliation.daily import DailyReport, build_report
+from reconciliation.model import CITY_TIMEZONE
 from reconciliation.service import business_today, settle_pending
 from reconciliation.settlement import Collector
 from schemas.tables import (
@@ -132,11 +134,13 @@ def close_day(
     *,
     acks: Mapping[str, str] | None = None,
     collectors: Sequence[Collector] = (),
+    timezone: str = CITY_TIMEZONE,
 ) -> CloseResult:
     """Close ``day`` or refuse with every finding that still blocks it."""
     actor.require(Role.SUPERVISOR, Role.FINANCE)
-    if day >= business_today():
-        raise Conflict(f"day {day} is not over yet in Europe/Chisinau: payments may still arrive")
+    today = business_today(timezone)
+    if day >= today:
+        raise Conflict(f"day {day} is not over yet in {timezone}: payments may still arrive")
     with engine.begin() as conn:
         stored = conn.execute(
             select(business_days.c.status, business_days.c.snapshot_sha256).where(
@@ -148,11 +152,11 @@ def close_day(
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql("LOCK TABLE payments, allocations IN SHARE MODE")
         # an API agent's day is a registry only once settlement has looked at it
-        settle_pending(conn, collectors, today=max(day, business_today()))
+        settle_pending(conn, collectors, today=max(day, today))
         if acks:
-            inputs = load_inputs(conn, day, collectors)
+            inputs = load_inputs(conn, day, collectors, timezone=timezone)
             acknowledge(conn, day, acks, actor, {f.key for f in build_report(inputs).findings})
-        report = build_report(load_inputs(conn, day, collectors))
+        report = build_report(load_inputs(conn, day, collectors, timezone=timezone))
         if report.blocking:
             refused = refusal(day, report)
         else:
@@ -208,7 +212,12 @@ def _freeze(
 
 
 def report_bytes(
-    engine: Engine, day: date, fmt: ReportFormat | str, collectors: Sequence[Collector] = ()
+    engine: Engine,
+    day: date,
+    fmt: ReportFormat | str,
+    collectors: Sequence[Collector] = (),
+    *,
+    timezone: str = CITY_TIMEZONE,
 ) -> bytes:
     """The report of ``day`` in ``fmt``: the frozen bytes of a closed day, else live."""
     fmt = parse_format(fmt)
@@ -216,7 +225,8 @@ def report_bytes(
         frozen = frozen_export(conn, day, f"report.{fmt}")
         if frozen is not None:
             return frozen
-        return render(build_report(load_inputs(conn, day, collectors)).to_json(), fmt)
+        report = build_report(load_inputs(conn, day, collectors, timezone=timezone))
+        return render(report.to_json(), fmt)
 
 
 def open_days(conn: Connection, *, horizon_days: int = 62) -> list[tuple[date, int]]:
@@ -248,13 +258,17 @@ def open_days(conn: Connection, *, horizon_days: int = 62) -> list[tuple[date, i
 
 
 def day_status(
-    engine: Engine, collectors: Sequence[Collector] = (), *, horizon_days: int = 62
+    engine: Engine,
+    collectors: Sequence[Collector] = (),
+    *,
+    horizon_days: int = 62,
+    timezone: str = CITY_TIMEZONE,
 ) -> list[DayStatus]:
     """Every open day (see ``open_days``) with what blocks its close (a report per day)."""
     with reading(engine) as conn:
         out = []
         for d, count in open_days(conn, horizon_days=horizon_days):
-            report = build_report(load_inputs(conn, d, collectors))
+            report = build_report(load_inputs(conn, d, collectors, timezone=timezone))
             out.append(DayStatus(d, count, [(f.key, f.detail) for f in report.blocking]))
         return out
 
@@ -263,18 +277,24 @@ SCHEDULER = Actor(username="scheduler", role=Role.SUPERVISOR)
 
 
 def close_ready_days(
-    engine: Engine, collectors: Sequence[Collector] = (), *, today: date | None = None
+    engine: Engine,
+    collectors: Sequence[Collector] = (),
+    *,
+    today: date | None = None,
+    timezone: str = CITY_TIMEZONE,
 ) -> list[date]:
-    """The scheduled close: every open day before today whose report blocks nothing is
-    closed (oldest first); a day with an open finding waits for a person. Returns the days
-    closed now."""
-    today = today or business_today()
+    """The scheduled close: every open day before today (in ``timezone``) whose report blocks
+    nothing is closed (oldest first); a day with an open finding waits for a person. Returns
+    the days closed now."""
+    today = today or business_today(timezone)
     closed = []
-    for status in day_status(engine, collectors):
+    for status in day_status(engine, collectors, timezone=timezone):
         if status.day >= today or status.blocking:
             continue
         try:
-            result = close_day(engine, status.day, SCHEDULER, collectors=collectors)
+            result = close_day(
+                engine, status.day, SCHEDULER, collectors=collectors, timezone=timezone
+            )
         except Conflict:  # something arrived since the status was read: a person looks
             continue
         if not result.already:

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, and_, func, or_, select
 from gateway.db import reading
 from gateway.services.report import day_bounds
 from reconciliation.daily import AGE_BUCKETS, age_bucket
-from reconciliation.model import Channel, PaymentStatus
+from reconciliation.model import CITY_TIMEZONE, Channel, PaymentStatus
 from schemas.tables import payments, review_items, settlements
 
 
@@ -29,7 +29,9 @@ class ChartData:
     settlement: dict[str, list[int]]  # "fees" / "differences" -> bani per day
 
 
-def chart_data(engine: Engine, end: date, n_days: int = 30) -> ChartData:
+def chart_data(
+    engine: Engine, end: date, n_days: int = 30, *, timezone: str = CITY_TIMEZONE
+) -> ChartData:
     days = [end - timedelta(days=n_days - 1 - i) for i in range(n_days)]
     index = {d: i for i, d in enumerate(days)}
     with reading(engine) as conn:
@@ -48,7 +50,7 @@ def chart_data(engine: Engine, end: date, n_days: int = 30) -> ChartData:
             collections[channel][index[day]] += int(total)
 
         r = review_items
-        first_start, _ = day_bounds(days[0])
+        first_start, _ = day_bounds(days[0], timezone)
         items = conn.execute(
             select(p.c.business_day, r.c.resolved_at)
             .select_from(r.join(p, p.c.id == r.c.payment_id))
@@ -61,7 +63,7 @@ def chart_data(engine: Engine, end: date, n_days: int = 30) -> ChartData:
             )
         ).all()
         backlog = {b: [0] * n_days for b in AGE_BUCKETS}
-        ends = [day_bounds(d)[1] for d in days]
+        ends = [day_bounds(d, timezone)[1] for d in days]
         for opened, resolved in items:
             for i, d in enumerate(days):
                 if opened <= d and (resolved is None or _aware(resolved) >= ends[i]):

@@ -169,10 +169,10 @@ def _ingest(
             progress = None
         if len(data) >= WORKER_MIN_BYTES:  # a worker reads the stored file: let go of ours
             del data
-            reading = read_in_worker(path, parser.name, options)
+            reading = read_in_worker(path, parser.name, options.in_zone(settings.timezone))
         else:
             with gc_paused():
-                reading = parser.read(data, options)
+                reading = parser.read(data, options.in_zone(settings.timezone))
                 reading.records = iter(list(reading.records))
     except FormatError as exc:
         return _quarantine(engine, raw_id, filename, sha, None, str(exc))

@@ -22,6 +22,7 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, select
@@ -34,6 +35,7 @@ from gateway.gcpause import gc_paused
 from gateway.progress import Bar, bar
 from gateway.services import invoice_writes as w
 from reconciliation.allocate import DEFAULT_POLICY, AllocationPolicy
+from reconciliation.model import CITY_TIMEZONE
 from reconciliation.service import business_today, consume_advances
 from schemas import tables as t
 
@@ -112,10 +114,12 @@ def import_register(
     folder: Path,
     progress: bool = False,
     policy: AllocationPolicy = DEFAULT_POLICY,
+    timezone: str = CITY_TIMEZONE,
 ) -> ImportSummary:
     """Import the register in ``folder`` (see the module docstring); refuses with UserError.
 
-    Advance credit is placed on the new invoices by ``policy`` (the TOML ``[allocation]``).
+    Advance credit is placed on the new invoices by ``policy`` (the TOML ``[allocation]``),
+    on today in ``timezone`` (``Settings.timezone``).
     """
     started = time.perf_counter()
     folder = Path(folder)
@@ -130,7 +134,7 @@ def import_register(
             summary.noop, summary.previous = True, previous
             return summary
         with gc_paused():
-            _read_and_write(engine, folder, summary, shown, policy)
+            _read_and_write(engine, folder, summary, shown, policy, business_today(timezone))
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -141,6 +145,7 @@ def _read_and_write(
     summary: ImportSummary,
     shown: Bar,
     policy: AllocationPolicy,
+    today: date,
 ) -> None:
     """Read, validate and write the register in one transaction.
 
@@ -153,7 +158,7 @@ def _read_and_write(
     summary.periods = reg.periods
     try:
         with bulk_transaction(engine, IMPORT_CACHE_MB) as conn:
-            _write(conn, reg, summary, steps, policy)
+            _write(conn, reg, summary, steps, policy, today)
     except IntegrityError as exc:
         reason = _first_line(exc)
         raise UserError(f"invoice register refused by the database: {reason}") from exc
@@ -201,6 +206,7 @@ def _write(
     summary: ImportSummary,
     stage: Callable[[str], None],
     policy: AllocationPolicy,
+    today: date,
 ) -> None:
     """Everything that touches the database, inside the caller's transaction."""
     stage("reference data")
@@ -219,9 +225,7 @@ def _write(
     stage("invoices")
     summary.lines = w.write_invoices(conn, plan.new, plan.versioned, account_ids, import_id)
     stage("advance credit")
-    summary.advance_rows = consume_advances(
-        conn, day=business_today(), actor="register-import", policy=policy
-    )
+    summary.advance_rows = consume_advances(conn, day=today, actor="register-import", policy=policy)
     w.refresh_statistics(conn)
 
 

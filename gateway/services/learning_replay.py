@@ -68,13 +68,13 @@ def replay(
         folder = Path(out) / f"{day:%Y-%m}"
         generate(folder, scale=scale, seed=seed, day=day, habits=True)
         _keep_new_periods(engine, folder / "register" / "invoices.csv")
-        import_register(engine, folder / "register")
+        import_register(engine, folder / "register", timezone=settings.timezone)
         for path in sorted(p for p in (folder / "inbox").rglob("*") if p.is_file()):
             ingest_path(engine, settings, path)
         fig = MonthFigures(day)
         fig.review, fig.learned = _counts(engine, day)
         if n < months - 1:
-            _resolve_from_truth(engine, folder / "truth.csv", fig)
+            _resolve_from_truth(engine, folder / "truth.csv", fig, settings.timezone)
         figures.append(fig)
     return figures, score(engine, Path(out) / f"{_month(first_day, months - 1):%Y-%m}")
 
@@ -104,8 +104,9 @@ def _counts(engine: Engine, day: date) -> tuple[int, int]:
     )
 
 
-def _resolve_from_truth(engine: Engine, truth_csv: Path, fig: MonthFigures) -> None:
+def _resolve_from_truth(engine: Engine, truth_csv: Path, fig: MonthFigures, timezone: str) -> None:
     """Resolve the open items as a careful accountant would, knowing the truth."""
+    config = review.ReviewConfig(timezone=timezone)
     with open(truth_csv, newline="", encoding="utf-8") as fh:
         meant = {r["external_id"]: r["account_no"] for r in csv.DictReader(fh)}
     with engine.connect() as conn:
@@ -119,10 +120,14 @@ def _resolve_from_truth(engine: Engine, truth_csv: Path, fig: MonthFigures) -> N
         accounts = [a for a in meant.get(external_id, "").split(";") if a]
         try:
             if len(accounts) == 1:
-                review.assign(engine, REPLAY_ACTOR, item_id, accounts[0], note="from truth")
+                review.assign(
+                    engine, REPLAY_ACTOR, item_id, accounts[0], note="from truth", config=config
+                )
                 fig.assigned += 1
             elif not accounts and channel == "transfer" and external_id in meant:
-                review.not_utility(engine, REPLAY_ACTOR, item_id, reason="no resident's money")
+                review.not_utility(
+                    engine, REPLAY_ACTOR, item_id, reason="no resident's money", config=config
+                )
                 fig.not_utility += 1
             else:
                 fig.left += 1

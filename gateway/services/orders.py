@@ -26,7 +26,7 @@ from gateway.errors import Conflict, NotFound, UserError
 from gateway.services.day_close import is_closed
 from gateway.services.pain001 import Debtor, write_pain001
 from gateway.services.people import Actor, Role
-from gateway.services.report import TZ, provider_rows
+from gateway.services.report import provider_rows
 from gateway.settings import Settings
 from reconciliation.daily import remittances
 from reconciliation.orders import (
@@ -39,6 +39,7 @@ from reconciliation.orders import (
     plan_refunds,
     plan_remittance,
 )
+from reconciliation.service import business_today
 from schemas.tables import payment_order_lines, payment_orders, payments, providers, refunds
 
 
@@ -73,13 +74,15 @@ def create_orders(engine: Engine, day: date, actor: Actor, settings: Settings) -
     with engine.begin() as conn:
         if not is_closed(conn, day):
             raise Conflict(f"day {day} is open: close it first (`gateway day close {day}`)")
-        remit, over = _remittance(conn, day, actor, debtor)
-        refund = _refunds(conn, day, actor, debtor)
+        # executed the next day, never on a day already past (a bank refuses that)
+        execution = max(day + timedelta(days=1), business_today(settings.timezone))
+        remit, over = _remittance(conn, day, actor, debtor, execution)
+        refund = _refunds(conn, day, actor, debtor, execution)
     return CreateResult([o for o in (remit, refund) if o is not None], over)
 
 
 def _remittance(
-    conn: Connection, day: date, actor: Actor, debtor: Debtor
+    conn: Connection, day: date, actor: Actor, debtor: Debtor, execution: date
 ) -> tuple[OrderSummary | None, list[Overpaid]]:
     rows = provider_rows(conn, day)
     owed = remittances(rows)
@@ -93,10 +96,12 @@ def _remittance(
     lines, over = plan_remittance(day, number, owed, paid, creditors, services)
     if not lines:
         return _latest(conn, OrderKind.REMITTANCE, day), over
-    return _store(conn, OrderKind.REMITTANCE, day, number, lines, actor, debtor), over
+    return _store(conn, OrderKind.REMITTANCE, day, number, lines, actor, debtor, execution), over
 
 
-def _refunds(conn: Connection, day: date, actor: Actor, debtor: Debtor) -> OrderSummary | None:
+def _refunds(
+    conn: Connection, day: date, actor: Actor, debtor: Debtor, execution: date
+) -> OrderSummary | None:
     rows = conn.execute(
         select(refunds.c.id, refunds.c.name, refunds.c.iban, refunds.c.amount, refunds.c.reason)
         .where(
@@ -112,7 +117,7 @@ def _refunds(conn: Connection, day: date, actor: Actor, debtor: Debtor) -> Order
         return _latest(conn, OrderKind.REFUND, day)
     for ln in lines:
         _check_iban(ln.creditor.iban, f"refund {ln.creditor.code}")
-    order = _store(conn, OrderKind.REFUND, day, number, lines, actor, debtor)
+    order = _store(conn, OrderKind.REFUND, day, number, lines, actor, debtor, execution)
     conn.execute(
         update(refunds)
         .where(refunds.c.id.in_([ln.creditor.ref for ln in lines]))
@@ -174,11 +179,10 @@ def _store(
     lines: list[OrderLine],
     actor: Actor,
     debtor: Debtor,
+    execution: date,
 ) -> OrderSummary:
     now = datetime.now(UTC)
     msg = message_id(kind, day, number)
-    # executed the next day, never on a day already past (a bank refuses that)
-    execution = max(day + timedelta(days=1), now.astimezone(TZ).date())
     xml = write_pain001(msg, now, execution, debtor, lines)
     sha = hashlib.sha256(xml).hexdigest()
     total = sum(ln.amount for ln in lines)

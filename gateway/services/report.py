@@ -12,7 +12,8 @@ Decisions (see ``reconciliation.daily`` for the sections and what blocks a close
   the balance chain counts statements only (notifications carry no balances);
 - the previous statement of an account is its last one on an earlier business day;
 - review: an item is opened on its payment's business day, resolved when ``resolved_at``
-  falls in the day (Europe/Chisinau), and its age is counted from its payment's day.
+  falls in the day (a calendar day in ``Settings.timezone``, passed down as ``timezone``),
+  and its age is counted from its payment's day.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from reconciliation.equation import (
     account_terms,
     expected_allocation,
 )
-from reconciliation.model import Channel, PaymentStatus
+from reconciliation.model import CITY_TIMEZONE, Channel, PaymentStatus
 from reconciliation.money import format_amount
 from reconciliation.settlement import Collector
 from schemas.tables import (
@@ -59,19 +60,30 @@ from schemas.tables import (
     statements,
 )
 
-TZ = ZoneInfo("Europe/Chisinau")
 BOOKED_KINDS = ("statement", "notification")
 #: Review reasons that are findings: money whose nature is unknown at the settlement level.
 PENDING_REASONS = ("SETTLEMENT_PENDING", "REVERSAL_UNMATCHED")
 
 
-def daily_report(engine: Engine, day: date, collectors: Sequence[Collector] = ()) -> DailyReport:
+def daily_report(
+    engine: Engine,
+    day: date,
+    collectors: Sequence[Collector] = (),
+    *,
+    timezone: str = CITY_TIMEZONE,
+) -> DailyReport:
     """The live report of ``day`` (acknowledgements included)."""
     with reading(engine) as conn:
-        return build_report(load_inputs(conn, day, collectors))
+        return build_report(load_inputs(conn, day, collectors, timezone=timezone))
 
 
-def load_inputs(conn: Connection, day: date, collectors: Sequence[Collector] = ()) -> DayInputs:
+def load_inputs(
+    conn: Connection,
+    day: date,
+    collectors: Sequence[Collector] = (),
+    *,
+    timezone: str = CITY_TIMEZONE,
+) -> DayInputs:
     stmts, files = _statements(conn, day)
     items, groups = _credits(conn, day, files)
     return DayInputs(
@@ -82,7 +94,7 @@ def load_inputs(conn: Connection, day: date, collectors: Sequence[Collector] = (
         channels=_channels(conn, day),
         settlements=_settlements(conn, day, collectors),
         providers=provider_rows(conn, day),
-        review=_review(conn, day),
+        review=_review(conn, day, timezone),
         accounts=[account_terms(a, g) for a, g in sorted(groups.items())],
         items=items + _statement_items(conn, day, files),
         pending=_pending(conn, day),
@@ -262,16 +274,17 @@ _SLOT = {"payment": "allocated", "reversal": "reversed", "advance_use": "advance
 # --- 4. review --------------------------------------------------------------------------------
 
 
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """The business day as a UTC interval [start, end)."""
-    start = datetime.combine(day, time(), TZ).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), time(), TZ).astimezone(UTC)
+def day_bounds(day: date, timezone: str = CITY_TIMEZONE) -> tuple[datetime, datetime]:
+    """The business day (a calendar day in ``timezone``) as a UTC interval [start, end)."""
+    tz = ZoneInfo(timezone)
+    start = datetime.combine(day, time(), tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(), tz).astimezone(UTC)
     return start, end
 
 
-def _review(conn: Connection, day: date) -> ReviewFigures:
+def _review(conn: Connection, day: date, timezone: str) -> ReviewFigures:
     r, p = review_items, payments
-    start, end = day_bounds(day)
+    start, end = day_bounds(day, timezone)
     # a lump sum settled by its registry leaves review without a resolution: not an item
     still = or_(r.c.resolved_at.is_not(None), p.c.status == PaymentStatus.REVIEW)
     joined = r.join(p, and_(p.c.id == r.c.payment_id, still))

@@ -27,11 +27,11 @@ from gateway.db import reading
 from gateway.errors import NotFound
 from gateway.services.review.reads import HistoryEntry, show
 from gateway.services.review.structs import ItemState
-from gateway.services.review_queue import describe_reason, today_local
+from gateway.services.review_queue import describe_reason
 from reconciliation.fold import fold
-from reconciliation.model import PaymentStatus
+from reconciliation.model import CITY_TIMEZONE, PaymentStatus
 from reconciliation.references import normalize_account_no
-from reconciliation.service import load_open_lines
+from reconciliation.service import business_today, load_open_lines
 from schemas.tables import accounts, payments, providers, raw_files, services
 
 
@@ -192,7 +192,12 @@ def account_book(conn: Connection, account_no: str) -> AccountBook | None:
 
 
 def item_page(
-    engine: Engine, item_id: int, chosen: str | None = None, today: date | None = None
+    engine: Engine,
+    item_id: int,
+    chosen: str | None = None,
+    today: date | None = None,
+    *,
+    timezone: str = CITY_TIMEZONE,
 ) -> ItemPage:
     """Everything the item page shows; ``chosen`` is an account picked by the accountant
     (from the search), else the best candidate."""
@@ -220,7 +225,7 @@ def item_page(
         item=item,
         payment=shown,
         reason_text=describe_reason(item.reason),
-        age_days=((today or today_local()) - pay.business_day).days,
+        age_days=((today or business_today(timezone)) - pay.business_day).days,
         raw_file=raw,
         candidates=evidence,
         chosen=book,

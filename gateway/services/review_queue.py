@@ -5,7 +5,8 @@ actions live in ``gateway.services.review`` (10b).
 
 Decisions:
 - An item's **age** is whole days from its payment's business day (when the money arrived)
-  to today in Europe/Chisinau: what a resident waits for, whatever day it was ingested.
+  to today in the billing centre's zone (``Settings.timezone``): what a resident waits for,
+  whatever day it was ingested.
   Buckets: 0-1, 2-3, 4-7 and more than 7 days; a bucket filter is a business-day range.
 - **Search** folds case, diacritics and Cyrillic/Latin (``reconciliation.fold``); every word
   must occur in the item's folded payer name, IBAN or remittance (``review_items.search``).
@@ -22,7 +23,6 @@ import json
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import msgspec
 from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, update
@@ -31,10 +31,11 @@ from sqlalchemy.sql.elements import ColumnElement
 from gateway.db import reading
 from gateway.errors import UserError
 from reconciliation.fold import fold_terms
+from reconciliation.model import CITY_TIMEZONE
 from reconciliation.review import ReasonCode, ReviewState
+from reconciliation.service import business_today
 from schemas.tables import accounts, payments, raw_files, review_items
 
-LOCAL = ZoneInfo("Europe/Chisinau")
 PAGE_SIZE = 50
 MAX_PAGE = 500
 
@@ -125,10 +126,6 @@ class QueuePage(msgspec.Struct, frozen=True):
     today: date
 
 
-def today_local() -> date:
-    return datetime.now(LOCAL).date()
-
-
 def describe_reason(code: str) -> str:
     try:
         return ReasonCode(code).description
@@ -208,9 +205,16 @@ def _after(f: QueueFilter) -> ColumnElement[bool] | None:
     return or_(column < value, and_(column == value, review_items.c.id < item_id))
 
 
-def list_queue(engine: Engine, f: QueueFilter, today: date | None = None) -> QueuePage:
-    """One page of open items matching ``f``, and how many match in all."""
-    today = today or today_local()
+def list_queue(
+    engine: Engine,
+    f: QueueFilter,
+    today: date | None = None,
+    *,
+    timezone: str = CITY_TIMEZONE,
+) -> QueuePage:
+    """One page of open items matching ``f``, and how many match in all; ages count to
+    ``today`` (by default today in ``timezone``)."""
+    today = today or business_today(timezone)
     limit = max(1, min(f.limit, MAX_PAGE))
     column, ascending = _sort_key(f.sort)
     cond = _conditions(f, today)

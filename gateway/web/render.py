@@ -10,6 +10,7 @@ a partial gets the template named ``partial=`` instead of the whole page.
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,12 +27,12 @@ from markupsafe import Markup, escape
 from gateway.services.sessions import add_flash
 from gateway.web.auth import maybe_who
 from gateway.web.nav import nav_for
+from reconciliation.model import CITY_TIMEZONE
 from reconciliation.money import format_amount
 from reconciliation.references import display_account_no
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
-LOCAL = ZoneInfo("Europe/Chisinau")
 
 
 def money(bani: int | None) -> str:
@@ -56,29 +57,39 @@ def iban(value: str | None) -> str:
     return " ".join(value[i : i + 4] for i in range(0, len(value), 4))
 
 
-def when(value: datetime | date | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+def when(
+    value: datetime | date | None,
+    fmt: str = "%Y-%m-%d %H:%M",
+    *,
+    timezone: str = CITY_TIMEZONE,
+) -> str:
+    """A moment as the billing centre's clock shows it (``timezone``: ``Settings.timezone``)."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=ZoneInfo("UTC"))
-        return value.astimezone(LOCAL).strftime(fmt)
+        return value.astimezone(ZoneInfo(timezone)).strftime(fmt)
     return value.isoformat()
 
 
-def environment() -> Environment:
+def environment(timezone: str = CITY_TIMEZONE) -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(money=money, account=account, iban=iban, when=when)
+    env.filters.update(
+        money=money, account=account, iban=iban, when=partial(when, timezone=timezone)
+    )
     return env
 
 
-def template_config() -> TemplateConfig:
-    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment()))
+def template_config(timezone: str = CITY_TIMEZONE) -> TemplateConfig:
+    """The pages' templates; times are shown in ``timezone`` (the app's ``Settings.timezone``)."""
+    env = environment(timezone)
+    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(env))
 
 
 def is_htmx(request: Request) -> bool:

@@ -13,6 +13,7 @@ from gateway.errors import Conflict, Forbidden, UserError
 from gateway.services import review
 from gateway.services.review.store import correction_day
 from gateway.services.review.structs import ReviewConfig
+from reconciliation.model import CITY_TIMEZONE
 from reconciliation.service import business_today
 from schemas import tables as t
 from tests.integration.citykit import ACC_CLOSED, ACC_ION, ACC_MARIA, load_tiny_city
@@ -90,7 +91,7 @@ def test_assign_places_the_payment_and_records_who(city) -> None:
 
 def correction_day_of(engine) -> date:
     with engine.connect() as conn:
-        return correction_day(conn)
+        return correction_day(conn, CITY_TIMEZONE)
 
 
 def test_split_and_refusals_leave_nothing_behind(city) -> None:

@@ -161,11 +161,12 @@ def apply(
     actor: str,
     approved_by: str | None,
     now: datetime,
+    timezone: str,
 ) -> ActionResult:
     """Write one resolution (or undo): the item under its version, money rows appended on the
     correction day, the payment's status, the refund, the audit row and the evidence."""
     store.write_item(conn, item, res.item, now)
-    day = store.correction_day(conn)
+    day = store.correction_day(conn, timezone)
     placed = [(item.payment_id, row) for row in res.rows]
     store.post_rows(conn, placed, day=day, actor=actor, now=now)
     store.post_compensations(
@@ -235,7 +236,15 @@ def act(
         if resolve.needs_approval(kind, item.amount, config.four_eyes_above):
             result = request_for_item(conn, item, params, res, actor.username, now)
         else:
-            result = apply(conn, item, res, actor=actor.username, approved_by=None, now=now)
+            result = apply(
+                conn,
+                item,
+                res,
+                actor=actor.username,
+                approved_by=None,
+                now=now,
+                timezone=config.timezone,
+            )
         tokens.finish_token(conn, form_token, result)
     return result
 

@@ -119,10 +119,15 @@ def unmatch(
 
 
 def _run_unmatch(
-    conn: Connection, params: UnmatchParams, actor: str, approved_by: str, now: datetime
+    conn: Connection,
+    params: UnmatchParams,
+    actor: str,
+    approved_by: str,
+    now: datetime,
+    timezone: str,
 ) -> ActionResult:
     res = _unmatch_resolution(conn, params, actor)
-    day = store.correction_day(conn)
+    day = store.correction_day(conn, timezone)
     item_id = store.insert_item(conn, params.payment_id, res.item, now)
     store.post_compensations(
         conn, params.payment_id, res.compensations, day=day, actor=actor, now=now
@@ -245,7 +250,7 @@ def _run(
 ) -> ActionResult:
     params = params_from_json(raw)
     if isinstance(params, UnmatchParams):
-        return _run_unmatch(conn, params, ap.requested_by, approver, now)
+        return _run_unmatch(conn, params, ap.requested_by, approver, now, config.timezone)
     assert ap.review_item_id is not None
     item = locked_item(conn, ap.review_item_id, None)
     res = compute(conn, item, params, ap.requested_by, config, approved=True)
@@ -259,7 +264,15 @@ def _run(
         item.state,
         now,
     )
-    return apply(conn, item, res, actor=ap.requested_by, approved_by=approver, now=now)
+    return apply(
+        conn,
+        item,
+        res,
+        actor=ap.requested_by,
+        approved_by=approver,
+        now=now,
+        timezone=config.timezone,
+    )
 
 
 def reject(

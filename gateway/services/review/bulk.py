@@ -324,7 +324,7 @@ def _apply_batch(
     for ln in store.open_lines(conn, accs):
         by_account[ln.account_no].append(ln)
     known = store.account_status(conn, accs)
-    now, day = store.now_utc(), store.correction_day(conn)
+    now, day = store.now_utc(), store.correction_day(conn, config.timezone)
     done: list[tuple[ItemState, resolve.Resolution]] = []
     for it in items:
         acc = wanted[it.id][1]

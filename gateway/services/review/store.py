@@ -253,10 +253,10 @@ def set_payment(
 # --- money rows --------------------------------------------------------------------------------
 
 
-def correction_day(conn: Connection, today: date | None = None) -> date:
-    """The day a correction made now counts for: today in Chisinau, or the first open day
-    after it when today is already closed."""
-    day = today or business_today()
+def correction_day(conn: Connection, timezone: str, today: date | None = None) -> date:
+    """The day a correction made now counts for: today in ``timezone`` (``Settings.timezone``),
+    or the first open day after it when today is already closed."""
+    day = today or business_today(timezone)
     closed = set(
         conn.execute(
             select(business_days.c.day).where(

@@ -14,18 +14,21 @@ import msgspec
 from gateway.errors import Conflict
 from gateway.settings import Settings
 from reconciliation.allocate import DEFAULT_POLICY, AllocationPolicy
+from reconciliation.model import CITY_TIMEZONE
 from reconciliation.resolve import FOUR_EYES_ABOVE
 from reconciliation.review import ActionKind
 
 
 @dataclass(frozen=True)
 class ReviewConfig:
-    """The workspace's knobs: the four-eyes amount, how many decisions teach a rule, and the
-    allocation policy a resolution places money by."""
+    """The workspace's knobs: the four-eyes amount, how many decisions teach a rule, the
+    allocation policy a resolution places money by, and the time zone whose calendar day a
+    correction counts for."""
 
     four_eyes_above: int = FOUR_EYES_ABOVE  # bani; a resolution above it waits for approval
     learn_after: int = 2  # consistent decisions before a payer's account is placed by itself
     policy: AllocationPolicy = DEFAULT_POLICY
+    timezone: str = CITY_TIMEZONE  # Settings.timezone
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ReviewConfig:
@@ -37,6 +40,7 @@ class ReviewConfig:
             four_eyes_above=settings.four_eyes_above,
             learn_after=settings.learn_after,
             policy=load_file(settings).allocation,
+            timezone=settings.timezone,
         )
 
 

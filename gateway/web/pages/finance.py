@@ -29,6 +29,7 @@ from gateway.web.auth import PREFIX, requires, settings_of, who
 from gateway.web.charts import signed_days, stacked_days
 from gateway.web.nav import NAV, NavItem
 from gateway.web.render import flash, page, see_other
+from reconciliation.service import business_today
 from schemas.tables import business_days, payments
 
 BASE = f"{PREFIX}/finance"
@@ -48,6 +49,10 @@ def _engine(request: Request):  # type: ignore[no-untyped-def]
     return request.app.state.engine
 
 
+def _zone(request: Request) -> str:
+    return settings_of(request).timezone
+
+
 def _latest_day(engine) -> date | None:  # type: ignore[no-untyped-def]
     with reading(engine) as conn:
         return conn.execute(select(func.max(payments.c.business_day))).scalar()
@@ -61,7 +66,7 @@ def _closed(engine, day: date):  # type: ignore[no-untyped-def]
 @get("/finance/day", include_in_schema=False)
 async def latest(request: Request) -> Redirect:
     day = await anyio.to_thread.run_sync(_latest_day, _engine(request))
-    return see_other(f"{BASE}/day/{day or date.today()}")
+    return see_other(f"{BASE}/day/{day or business_today(_zone(request))}")
 
 
 @get("/finance/day/{day:date}", include_in_schema=False)
@@ -72,7 +77,8 @@ async def day_page(request: Request, day: FromPath[date]) -> Template:
     def load():  # type: ignore[no-untyped-def]
         with reading(engine) as conn:
             days = open_days(conn)
-        return daily_report(engine, day, collectors), _closed(engine, day), days
+        report = daily_report(engine, day, collectors, timezone=settings.timezone)
+        return report, _closed(engine, day), days
 
     report, closed, days = await anyio.to_thread.run_sync(load)
     person = who(request)
@@ -97,7 +103,7 @@ async def download_report(request: Request, day: FromPath[date], fmt: FromPath[s
         raise NotFoundException("no such format")
     collectors = load_collectors(settings_of(request))
     data = await anyio.to_thread.run_sync(
-        lambda: report_bytes(_engine(request), day, fmt, collectors)
+        lambda: report_bytes(_engine(request), day, fmt, collectors, timezone=_zone(request))
     )
     return Response(
         data,
@@ -115,10 +121,18 @@ async def close(request: Request, day: FromPath[date]) -> Redirect:
         if str(k).startswith("ack:") and str(v).strip()
     }
     person = who(request)
-    collectors = load_collectors(settings_of(request))
+    settings = settings_of(request)
+    collectors = load_collectors(settings)
     try:
         result = await anyio.to_thread.run_sync(
-            lambda: close_day(_engine(request), day, person.actor, acks=acks, collectors=collectors)
+            lambda: close_day(
+                _engine(request),
+                day,
+                person.actor,
+                acks=acks,
+                collectors=collectors,
+                timezone=settings.timezone,
+            )
         )
     except UserError as exc:
         await flash(request, "error", str(exc))
@@ -138,7 +152,7 @@ async def orders_page(request: Request) -> Template:
         title="Payment orders",
         orders=orders,
         can_order=any(person.actor.allows(r) for r in CLOSERS),
-        today=date.today(),
+        today=business_today(_zone(request)),
     )
 
 
@@ -192,12 +206,13 @@ async def order_sent(request: Request, order_id: FromPath[int]) -> Redirect:
 
 @get("/finance/charts", include_in_schema=False)
 async def charts(request: Request) -> Template:
-    engine = _engine(request)
+    engine, zone = _engine(request), _zone(request)
     end_text = request.query_params.get("end")
     end = date.fromisoformat(end_text) if end_text else None
 
     def load():  # type: ignore[no-untyped-def]
-        return chart_data(engine, end or _latest_day(engine) or date.today())
+        day = end or _latest_day(engine) or business_today(zone)
+        return chart_data(engine, day, timezone=zone)
 
     data = await anyio.to_thread.run_sync(load)
     return page(

@@ -55,9 +55,9 @@ def new_token() -> str:
 async def render_item(
     request: Request, item_id: int, *, status: int = 200, error: str | None = None
 ) -> Template:
-    engine = request.app.state.engine
+    engine, zone = request.app.state.engine, request.app.state.settings.timezone
     chosen = request.query_params.get("account") or None
-    data = await anyio.to_thread.run_sync(lambda: item_page(engine, item_id, chosen))
+    data = await anyio.to_thread.run_sync(lambda: item_page(engine, item_id, chosen, timezone=zone))
     person = who(request)
     return page(
         request,

@@ -88,9 +88,9 @@ def parse_filter(params: dict[str, str]) -> QueueFilter:
 async def queue(request: Request) -> Template:
     params = {k: v for k, v in request.query_params.items() if isinstance(v, str)}
     filt = parse_filter(params)
-    engine = request.app.state.engine
+    engine, zone = request.app.state.engine, request.app.state.settings.timezone
     result, choices = await anyio.to_thread.run_sync(
-        lambda: (list_queue(engine, filt), filter_choices(engine))
+        lambda: (list_queue(engine, filt, timezone=zone), filter_choices(engine))
     )
     kept = {k: params[k] for k in FIELDS if params.get(k)}
     return page(

@@ -66,8 +66,8 @@ async def account(request: Request, account_no: FromPath[str]) -> Template:
 
 @get("/ageing", include_in_schema=False)
 async def ageing_page(request: Request) -> Template:
-    engine = request.app.state.engine
-    report = await anyio.to_thread.run_sync(lambda: ageing(engine))
+    engine, zone = request.app.state.engine, request.app.state.settings.timezone
+    report = await anyio.to_thread.run_sync(lambda: ageing(engine, timezone=zone))
     return page(request, "ageing.html", title="Ageing", r=report, buckets=list(AgeBucket))
 
 

@@ -54,7 +54,7 @@ def request_ids() -> Callable[[ASGIApp], ASGIApp]:
 
             async def send_with_id(message: Message) -> None:
                 if message["type"] == "http.response.start":
-                    message.setdefault("headers", []).append(header)  # type: ignore[union-attr,typeddict-item]
+                    message["headers"] = [*message.get("headers", ()), header]
                 await send(message)
 
             token = request_id.set(rid)

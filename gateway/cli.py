@@ -20,14 +20,17 @@ from gateway.errors import UserError
 from gateway.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from connectors.formats.base import ReadOptions
+    from gateway.services.users import NewPassword
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 #: commands that run until stopped: they log at GATEWAY_LOG_LEVEL (INFO) wherever they run
 LONG_RUNNING = ("serve", "scheduler", "demo")
 
 
-def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+def _engine(settings: Settings) -> Engine:
     from gateway.db import make_engine
 
     return make_engine(settings.database_url)
@@ -112,7 +115,7 @@ def _password_from(args: argparse.Namespace) -> str | None:
     return password
 
 
-def _print_password(created) -> None:  # type: ignore[no-untyped-def]
+def _print_password(created: NewPassword) -> None:
     if created.one_time:
         print(f"one-time password for {created.username} (to change at first sign-in):")
         print(created.password)  # alone on the last line: scripts take it with `tail -n1`

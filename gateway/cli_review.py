@@ -14,6 +14,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 import msgspec
 from sqlalchemy import Engine, select
@@ -57,7 +58,7 @@ def _print(result: object, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(msgspec.json.encode(result).decode() + "\n")
     elif hasattr(result, "message"):
-        print(result.message)  # type: ignore[attr-defined]
+        print(result.message)
     else:
         print(result)
 
@@ -67,7 +68,8 @@ def _act(args: argparse.Namespace, settings: Settings) -> int:
 
     engine = _engine(settings)
     actor = actor_for(engine, args.as_user)
-    common = {"form_token": args.token or uuid.uuid4().hex}
+    # keyword arguments of the calls below (item_kw and money_kw add an int and a config)
+    common: dict[str, Any] = {"form_token": args.token or uuid.uuid4().hex}
     item_kw = dict(common, expected_version=args.version)
     config = review.ReviewConfig.from_settings(settings)
     money_kw = dict(item_kw, config=config)
@@ -254,7 +256,7 @@ def _rules(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``review`` and its sub-commands to the ``gateway`` parser."""
     rv = sub.add_parser("review", help="the review queue: list, show and resolve items")
     rs = rv.add_subparsers(dest="review_cmd", required=True, metavar="ACTION")

@@ -16,6 +16,7 @@ import csv
 from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from fixtures.writers import StatementMeta, WriterEntry, write_camt053
 from reconciliation.money import parse_amount
@@ -50,7 +51,9 @@ def showcase_entries(city: Path, day: date) -> list[WriterEntry]:
                    if make_account_no(n) not in known)  # fmt: skip
     odd = 12_345  # 123.45 MDL: no account's open total, so no correction is "exact"
 
-    def entry(n: int, amount: int, text: str | None, name: str | None = None, **kw) -> WriterEntry:  # type: ignore[no-untyped-def]
+    def entry(
+        n: int, amount: int, text: str | None, name: str | None = None, **kw: Any
+    ) -> WriterEntry:
         return WriterEntry(amount=amount, booking_date=kw.pop("booking_date", day),
                            acct_svcr_ref=kw.pop("ref", f"SHOW-{n:03d}"), remittance=text,
                            debtor_name=name, **kw)  # fmt: skip

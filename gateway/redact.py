@@ -69,6 +69,7 @@ def redact_exc_info(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     exc_info = event.pop("exc_info", None)
     if exc_info is None or exc_info is False:
         return event
+    exc: BaseException | None
     if isinstance(exc_info, BaseException):
         exc = exc_info
     elif isinstance(exc_info, tuple):
@@ -85,5 +86,5 @@ def redact_exc_info(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
 class RedactingFormatter(logging.Formatter):
     """The standard library's formatter with exceptions rendered by ``format_exception``."""
 
-    def formatException(self, ei) -> str:  # type: ignore[no-untyped-def]
+    def formatException(self, ei: ExcInfo | tuple[None, None, None]) -> str:
         return format_exception(ei[1]) if ei and ei[1] is not None else ""

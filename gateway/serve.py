@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import gc
 import os
+from typing import Any
 
 from litestar import Litestar
 
@@ -82,7 +83,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
             "several workers need PostgreSQL (GATEWAY_DATABASE_URL=postgresql://...); "
             "SQLite serves one process"
         )
-    common = {
+    common: dict[str, Any] = {  # uvicorn.run's keyword arguments, each of its own type
         "host": host,
         "port": port,
         "access_log": False,

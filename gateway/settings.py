@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, TypedDict
 
 from reconciliation.model import CITY_TIMEZONE
 
@@ -79,7 +80,7 @@ class Settings:
             **_reliability_settings(env),
         )
 
-    def with_(self, **changes: object) -> Settings:
+    def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
     @property
@@ -93,10 +94,20 @@ def _list(text: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in text.split(",") if p.strip())
 
 
-def _review_settings(env: Mapping[str, str]) -> dict[str, int]:
+class _ReviewSettings(TypedDict, total=False):
+    four_eyes_above: int
+    learn_after: int
+
+
+class _ReliabilitySettings(TypedDict, total=False):
+    write_timeout: float
+    ingest_round: int
+
+
+def _review_settings(env: Mapping[str, str]) -> _ReviewSettings:
     from reconciliation.money import parse_amount
 
-    out: dict[str, int] = {}
+    out: _ReviewSettings = {}
     if env.get("GATEWAY_FOUR_EYES_ABOVE"):
         out["four_eyes_above"] = parse_amount(env["GATEWAY_FOUR_EYES_ABOVE"])
     if env.get("GATEWAY_LEARN_AFTER"):
@@ -104,8 +115,8 @@ def _review_settings(env: Mapping[str, str]) -> dict[str, int]:
     return out
 
 
-def _reliability_settings(env: Mapping[str, str]) -> dict[str, float | int]:
-    out: dict[str, float | int] = {}
+def _reliability_settings(env: Mapping[str, str]) -> _ReliabilitySettings:
+    out: _ReliabilitySettings = {}
     if env.get("GATEWAY_WRITE_TIMEOUT"):
         out["write_timeout"] = max(0.1, float(env["GATEWAY_WRITE_TIMEOUT"]))
     if env.get("GATEWAY_INGEST_ROUND"):

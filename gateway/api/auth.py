@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import anyio.to_thread
+from litestar import Request
 from litestar.connection import ASGIConnection
 from sqlalchemy import Engine
 
@@ -158,7 +159,7 @@ def _path_qs(connection: ASGIConnection) -> str:
     return f"{path}?{qs.decode('latin-1')}" if qs else path
 
 
-async def _check_signature(connection: ASGIConnection, agent: AgentRecord, window: int) -> None:
+async def _check_signature(connection: Request, agent: AgentRecord, window: int) -> None:
     ts = connection.headers.get("x-timestamp", "")
     sig = connection.headers.get("x-signature", "")
     if not ts or not sig:
@@ -168,7 +169,7 @@ async def _check_signature(connection: ASGIConnection, agent: AgentRecord, windo
     ts_value = int(ts)
     if abs(time.time() - ts_value) > window:
         raise ApiError("SIGNATURE_EXPIRED", f"X-Timestamp is more than {window}s off")
-    body = await connection.body() if connection.scope["type"] == "http" else b""  # type: ignore[attr-defined]
+    body = await connection.body() if connection.scope["type"] == "http" else b""
     expected = sign(
         agent.signing_secret or "", connection.scope["method"], _path_qs(connection), ts, body
     )
@@ -188,7 +189,7 @@ def _check_ip(connection: ASGIConnection, agent: AgentRecord) -> None:
         raise ApiError("IP_NOT_ALLOWED", "this address is not allowed for the agent")
 
 
-async def authenticate(connection: ASGIConnection) -> None:
+async def authenticate(connection: Request) -> None:
     """The ``before_request`` hook of every bank API route; puts the agent in the scope state
     (the dict behind ``request.state``, written directly: a ``State`` wrapper per access costs
     more than the key check)."""
@@ -219,4 +220,4 @@ async def authenticate(connection: ASGIConnection) -> None:
         )
     if agent.signing_secret:
         await _check_signature(connection, agent, auth.window)
-    connection.scope.setdefault("state", {})["agent"] = agent  # type: ignore[typeddict-item]
+    connection.scope.setdefault("state", {})["agent"] = agent

@@ -86,7 +86,9 @@ async def _check(request: Request, txn_id: str, account: str, sum_: str | None) 
     return reply(0, "OK", txn_id, sum_=sum_)
 
 
-async def _pay(request: Request, txn_id: str, account: str, sum_: str, txn_date: str | None):  # type: ignore[no-untyped-def]
+async def _pay(
+    request: Request, txn_id: str, account: str, sum_: str, txn_date: str | None
+) -> Response:
     tz = ZoneInfo(request.app.state.settings.timezone)
     paid_at = _paid_at(txn_date, tz)
     inp = PaymentInput(txn_id, account, sum_, "MDL", paid_at)

@@ -68,7 +68,7 @@ def stacked_days(
     body = _axis(ticks, top, plot_w, plot_h, unit)
     for i, day in enumerate(days):
         x = LEFT + i * band + band * 0.15
-        y_base = TOP + plot_h
+        y_base: float = TOP + plot_h
         for k, name in enumerate(names):
             value = series[name][i]
             if value <= 0:

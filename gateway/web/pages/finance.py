@@ -15,13 +15,13 @@ from litestar import Request, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Response, Template
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from gateway.collectors import load_collectors
-from gateway.db import reading
+from gateway.db import AnyRow, reading
 from gateway.errors import UserError
 from gateway.services.day_close import close_day, open_days, report_bytes
-from gateway.services.finance_charts import chart_data
+from gateway.services.finance_charts import ChartData, chart_data
 from gateway.services.orders import create_orders, list_orders, mark_sent, order_file
 from gateway.services.people import Role
 from gateway.services.report import daily_report
@@ -29,6 +29,7 @@ from gateway.web.auth import PREFIX, requires, settings_of, who
 from gateway.web.charts import signed_days, stacked_days
 from gateway.web.nav import NAV, NavItem
 from gateway.web.render import flash, page, see_other
+from reconciliation.daily import DailyReport
 from reconciliation.service import business_today
 from schemas.tables import business_days, payments
 
@@ -45,7 +46,7 @@ NAV.append(NavItem("Orders", f"{BASE}/orders", Role.VIEWER, "o"))
 NAV.append(NavItem("Charts", f"{BASE}/charts", Role.VIEWER, "c"))
 
 
-def _engine(request: Request):  # type: ignore[no-untyped-def]
+def _engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
@@ -53,12 +54,12 @@ def _zone(request: Request) -> str:
     return settings_of(request).timezone
 
 
-def _latest_day(engine) -> date | None:  # type: ignore[no-untyped-def]
+def _latest_day(engine: Engine) -> date | None:
     with reading(engine) as conn:
         return conn.execute(select(func.max(payments.c.business_day))).scalar()
 
 
-def _closed(engine, day: date):  # type: ignore[no-untyped-def]
+def _closed(engine: Engine, day: date) -> AnyRow | None:
     with reading(engine) as conn:
         return conn.execute(select(business_days).where(business_days.c.day == day)).first()
 
@@ -74,7 +75,7 @@ async def day_page(request: Request, day: FromPath[date]) -> Template:
     engine, settings = _engine(request), settings_of(request)
     collectors = load_collectors(settings)
 
-    def load():  # type: ignore[no-untyped-def]
+    def load() -> tuple[DailyReport, AnyRow | None, list[tuple[date, int]]]:
         with reading(engine) as conn:
             days = open_days(conn)
         report = daily_report(engine, day, collectors, timezone=settings.timezone)
@@ -210,7 +211,7 @@ async def charts(request: Request) -> Template:
     end_text = request.query_params.get("end")
     end = date.fromisoformat(end_text) if end_text else None
 
-    def load():  # type: ignore[no-untyped-def]
+    def load() -> ChartData:
         day = end or _latest_day(engine) or business_today(zone)
         return chart_data(engine, day, timezone=zone)
 

@@ -83,7 +83,11 @@ def _token(request: Request, body: Any) -> str | None:
     return getattr(body, "form_token", None) or request.headers.get("idempotency-key")
 
 
-_ACT = {"sync_to_thread": True, "guards": [requires(Role.ACCOUNTANT)], "status_code": 200}
+_ACT: dict[str, Any] = {
+    "sync_to_thread": True,
+    "guards": [requires(Role.ACCOUNTANT)],
+    "status_code": 200,
+}
 
 
 class ReviewApi(Controller):

@@ -44,7 +44,7 @@ def normalise_url(url: str) -> str:
     return u.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, **kwargs: object) -> Engine:
+def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalise_url(url)
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
@@ -64,7 +64,7 @@ def make_engine(url: str, **kwargs: object) -> Engine:
     kwargs.setdefault("hide_parameters", True)
     # The gateway's queries are short; PostgreSQL's JIT compiled ~0.7 s into every lines
     # query of an ingest round whose estimate looked expensive, to save milliseconds.
-    args = dict(kwargs.pop("connect_args", None) or {})  # type: ignore[call-overload]
+    args = dict(kwargs.pop("connect_args", None) or {})
     args["options"] = f"-c jit=off {args.get('options', '')}".strip()
     return create_engine(url, pool_pre_ping=True, connect_args=args, **kwargs)
 

@@ -190,6 +190,7 @@ def _ordered_buckets(
             buckets[key] = [ln]
         else:
             bucket.append(ln)
+    # typed object, but one run's keys are all periods or all pairs of one shape: they sort
     ordered = [buckets[k] for k in sorted(buckets)]  # type: ignore[type-var]
     for bucket in ordered:
         if len(bucket) > 1:

@@ -87,7 +87,7 @@ class CityIndex:
 
     def __init__(
         self,
-        accounts: dict[str, AccountInfo],
+        accounts: Mapping[str, AccountInfo],
         lines_by_account: dict[str, list[OpenLine]],
         invoice_account: dict[str, str],
         ref_invoice: dict[str, str],

@@ -58,7 +58,7 @@ class AccountBook(Mapping[str, AccountInfo]):
             self.asked.add(account_no)
         return info
 
-    def get(  # type: ignore[override]
+    def get(  # type: ignore[override]  # Mapping.get's overloads, narrowed: an AccountInfo default
         self, account_no: str, default: AccountInfo | None = None
     ) -> AccountInfo | None:
         # Existence and status only: not noted in ``asked``, and cheaper than Mapping.get

@@ -44,7 +44,7 @@ def load_index(
     lines = [ln for group in load_open_lines(conn, wanted.accounts).values() for ln in group]
     book = book or AccountBook(conn)
     index = CityIndex.build((), lines)
-    index.accounts = book  # type: ignore[assignment]
+    index.accounts = book
     index.use_names(book.names)
     index.invoice_account.update((no, acc) for no, _, acc in inv_rows)
     index.ref_invoice.update((ref, no) for no, ref, _ in inv_rows)

@@ -303,8 +303,8 @@ def post_rows(
                 "payment_id": payment_id,
                 "account_id": ids[r.account_no],
                 "invoice_line_id": r.line_id,
-                "service_id": refs.services.get(r.service_code),  # type: ignore[arg-type]
-                "provider_id": refs.providers.get(r.provider_code),  # type: ignore[arg-type]
+                "service_id": refs.services.get(r.service_code) if r.service_code else None,
+                "provider_id": refs.providers.get(r.provider_code) if r.provider_code else None,
                 "amount": r.amount,
                 "kind": "advance" if r.line_id is None else "payment",
                 "business_day": day,

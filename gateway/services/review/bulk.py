@@ -6,7 +6,7 @@ one query, and each batch of ``BATCH`` items is one lock query, one lines query,
 per table and one executemany per update, never a query per item. An item that changed
 between the preview and the approval (someone resolved it, its version moved) is skipped and
 counted, never acted on twice. Each batch is its own transaction and records its progress on
-the approval row, so a page can poll it and an interrupted run resumes where it stopped.
+the approval row (``bulk_progress`` reads it: the approvals page polls it while the run goes).
 
 Rules (``BulkRule``), all of them "accept a candidate" placements by the allocation policy:
 
@@ -286,6 +286,7 @@ def run_approved(
                         "total": len(todo),
                         "done": done,
                         "skipped": skipped,
+                        "at": store.now_utc().isoformat(),
                     }
                 )
             )

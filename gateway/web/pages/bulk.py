@@ -2,19 +2,34 @@
 get), ask for it; a supervisor who did not ask approves it on the approvals page, and the
 review service applies it in batches (``gateway.services.review.bulk``), each item re-checked
 at its version. The preview is a plain GET (a link one can share); the request is a POST.
+
+Progress while an approved request runs. Decision: the run stays within the supervisor's
+approval request (``review.approve`` runs the batches after committing the decision), and the
+approvals page shows its progress by polling a small fragment (``/app/bulk/N/progress``)
+that reads the progress each committed batch writes on the approval row. No background
+worker: nothing to start, supervise or lose on a restart, and the result is whatever the
+committed batches did. The approve button posts with htmx and starts the polling at the same
+moment; when the run ends the page goes to the approved list, where the same fragment shows
+the result (resolved / skipped). Anyone opening the approvals page meanwhile sees the
+progress too (the request is approved as soon as the run starts). A run whose process died
+stops moving; after ``STALLED_AFTER`` without a batch the fragment says it stopped and polls
+no more. Without JavaScript the form posts as before and the flash gives the result.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import anyio.to_thread
 from litestar import Request, get, post
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from gateway.errors import UserError
 from gateway.services.people import Role
 from gateway.services.review import bulk
+from gateway.services.review.bulk_progress import BulkProgress, progress_of
 from gateway.web.auth import requires, who
 from gateway.web.pages.queue import parse_filter
 from gateway.web.render import flash, page, see_other
@@ -77,4 +92,22 @@ async def bulk_request(request: Request) -> Redirect:
     return see_other("/app/approvals")
 
 
-handlers = [bulk_page, bulk_request]
+def _state(prog: BulkProgress) -> str:
+    if prog.finished:
+        return "finished"
+    if prog.stalled(datetime.now(UTC)):
+        return "stalled"
+    return {"pending": "waiting", "approved": "running"}.get(prog.status, prog.status)
+
+
+@get("/bulk/{approval_id:int}/progress", include_in_schema=False)
+async def progress(request: Request, approval_id: FromPath[int]) -> Template:
+    """The progress fragment; it asks again shortly while the run is waiting or running."""
+    engine = request.app.state.engine
+    prog = await anyio.to_thread.run_sync(lambda: progress_of(engine, approval_id))
+    state = _state(prog)
+    return page(request, "_bulk_progress.html", b=prog, state=state,
+                poll=state in ("waiting", "running"))  # fmt: skip
+
+
+handlers = [bulk_page, bulk_request, progress]

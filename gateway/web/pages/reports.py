@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 import anyio.to_thread
-from litestar import Request, get, post
+from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
@@ -23,7 +23,7 @@ from gateway.services.review_item import account_book
 from gateway.services.review_queue import AgeBucket
 from gateway.web.auth import requires, who
 from gateway.web.pages.item import config_of
-from gateway.web.render import flash, page, see_other
+from gateway.web.render import flash, is_htmx, page, see_other
 from reconciliation.references import normalize_account_no
 
 SUPERVISOR = [requires(Role.SUPERVISOR)]
@@ -108,7 +108,7 @@ async def approvals(request: Request) -> Template:
 
 
 @post("/approvals/{approval_id:int}", guards=[requires(Role.ACCOUNTANT)], include_in_schema=False)
-async def decide(request: Request, approval_id: FromPath[int]) -> Redirect:
+async def decide(request: Request, approval_id: FromPath[int]) -> Redirect | Response:
     """Approve (a supervisor, never the requester) or reject / withdraw."""
     form = await request.form()
     actor, engine, config = who(request).actor, request.app.state.engine, config_of(request)
@@ -123,6 +123,9 @@ async def decide(request: Request, approval_id: FromPath[int]) -> Redirect:
             lambda: review.reject(engine, actor, approval_id, note=note, form_token=token)
         )
     await flash(request, "success", result.message)
+    if is_htmx(request):  # a bulk approval (its progress was polled): the result is listed
+        where = f"/app/approvals?status=approved#a{approval_id}"
+        return Response(b"", status_code=200, headers={"HX-Redirect": where})
     return see_other("/app/approvals")
 
 

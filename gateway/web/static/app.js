@@ -21,6 +21,21 @@
   document.addEventListener("htmx:sendError", function () {
     toast('<div class="flash flash-error">The server did not answer; try again.</div>');
   });
+  // A bulk approval runs within its request: meanwhile its progress fragment polls (it stops
+  // by itself when the run ends; on a refused approval it is removed).
+  function progressOf(ev) {
+    var elt = ev.detail && ev.detail.elt;
+    var sel = elt && elt.getAttribute && elt.getAttribute("data-progress");
+    return sel ? document.querySelector(sel) : null;
+  }
+  document.addEventListener("htmx:beforeRequest", function (ev) {
+    var box = progressOf(ev);
+    if (box) htmx.trigger(box, "plata:start");
+  });
+  document.addEventListener("htmx:afterRequest", function (ev) {
+    var box = progressOf(ev);
+    if (box && ev.detail.failed) box.remove();
+  });
   // flashes rendered with the page fade after a while
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("#flashes .flash").forEach(function (el) {

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 from sqlalchemy import Engine, delete, insert, or_, select, update
 
-from gateway.db import reading
+from gateway.db import as_utc, reading
 from gateway.services.people import Actor, Role
 from schemas.tables import users, web_sessions
 
@@ -62,10 +62,6 @@ def open_session(engine: Engine, user_id: int, now: datetime | None = None) -> s
     return token
 
 
-def _aware(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
-
-
 def load_session(
     engine: Engine,
     token: str,
@@ -97,7 +93,7 @@ def load_session(
         ).first()
     if row is None:
         return None
-    seen, created = _aware(row.last_seen_at), _aware(row.created_at)
+    seen, created = as_utc(row.last_seen_at), as_utc(row.created_at)
     expired = now - seen > timedelta(minutes=idle_minutes) or now - created > timedelta(
         hours=max_hours
     )

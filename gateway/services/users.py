@@ -24,7 +24,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, delete, insert, select, update
 
-from gateway.db import AnyRow, reading
+from gateway.db import AnyRow, as_utc, reading
 from gateway.errors import Conflict, NotFound, UserError
 from gateway.services.people import Actor, Role
 from schemas.tables import users, web_sessions
@@ -80,15 +80,10 @@ def _info(row: AnyRow) -> UserInfo:
         role=Role(row.role),
         display_name=row.display_name or row.username,
         disabled=bool(row.disabled),
-        locked_until=_aware(row.locked_until),
+        locked_until=as_utc(row.locked_until) if row.locked_until else None,
         must_change_password=row.password_changed_at is None,
-        last_login_at=_aware(row.last_login_at),
+        last_login_at=as_utc(row.last_login_at) if row.last_login_at else None,
     )
-
-
-def _aware(ts: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes; every stored time is UTC."""
-    return ts.replace(tzinfo=UTC) if ts is not None and ts.tzinfo is None else ts
 
 
 def add_user(
@@ -214,7 +209,7 @@ def _check(
         if row is None:
             _hasher.hash(password)  # the same time spent as for a known name
             return refused
-        locked = _aware(row.locked_until)
+        locked = as_utc(row.locked_until) if row.locked_until else None
         if locked is not None and locked > now:
             return (
                 f"too many wrong passwords: locked until {locked:%H:%M} UTC; "

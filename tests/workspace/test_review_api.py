@@ -3,8 +3,13 @@ fresh state, resubmissions acting once, four-eyes, and the OpenAPI document."""
 
 from __future__ import annotations
 
-from litestar.testing import TestClient
+from dataclasses import replace
 
+from litestar.testing import TestClient
+from sqlalchemy import Engine
+
+from gateway.app import create_app
+from gateway.settings import Settings
 from tests.workspace.kit import A1, A2, sign_in
 
 API = "/app/api/review"
@@ -91,3 +96,25 @@ def test_duplicate_to_credit_and_comment(client: TestClient, queue_ids: dict[str
         "resolved_duplicate",
         "allocated",
     )
+
+
+def test_every_action_gets_the_token_header_version_and_app_settings(
+    settings: Settings, engine: Engine, queue_ids: dict[str, int]
+) -> None:
+    """What ``_act``/``_resolve`` pass for each endpoint: the ``Idempotency-Key`` header as the
+    form token, the body's ``expected_version``, and the app's four-eyes amount (here 100.00)."""
+    low = replace(settings, four_eyes_above=10_000)
+    with TestClient(create_app(low, engine), base_url="http://gateway.local") as client:
+        sign_in(client, "ana")
+        item = queue_ids["NAME_ONLY"]
+        key = {"Idempotency-Key": "k-1"}
+        first = _post(client, f"/items/{item}/comments", {"text": "called the payer"}, **key)
+        again = _post(client, f"/items/{item}/comments", {"text": "called the payer"}, **key)
+        assert (first.json()["replayed"], again.json()["replayed"]) == (False, True)
+        stale = _post(client, f"/items/{item}/claim", {"expected_version": 99})
+        assert stale.status_code == 409 and stale.json()["item"]["id"] == item
+        claimed = _post(client, f"/items/{item}/claim", {"expected_version": 1})
+        assert claimed.status_code == 200, claimed.text
+        big = queue_ids["CHECK_DIGIT_FAILED"]  # 380.00, above the app's 100.00
+        waits = _post(client, f"/items/{big}/assign", {"account_no": A1})
+        assert waits.json()["outcome"] == "awaiting_approval", waits.text

@@ -11,6 +11,7 @@ twice acts once and answers the first result with ``replayed: true``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import msgspec
@@ -21,8 +22,9 @@ from gateway.errors import NotFound
 from gateway.services import review
 from gateway.services.people import Role
 from gateway.services.review import bulk, learn, reads
-from gateway.services.review.structs import ItemConflict, ReviewConfig
+from gateway.services.review.structs import ItemConflict
 from gateway.web.auth import requires, who
+from gateway.web.pages.item import config_of
 from gateway.web.review_bodies import (
     AssignIn,
     BulkIn,
@@ -71,16 +73,27 @@ def _conflict(request: Request, exc: ItemConflict) -> Response:
     return Response(body, status_code=409, media_type=PROBLEM)
 
 
-def _config(request: Request) -> ReviewConfig:
-    state = request.app.state
-    cfg = state.get("review_config")
-    if cfg is None:
-        cfg = state["review_config"] = ReviewConfig.from_settings(state.settings)
-    return cfg
-
-
 def _token(request: Request, body: Any) -> str | None:
     return getattr(body, "form_token", None) or request.headers.get("idempotency-key")
+
+
+def _act(
+    request: Request, data: Any, action: Callable[..., object], *args: Any, **kwargs: Any
+) -> Response:
+    """``action(engine, actor, *args, form_token=..., **kwargs)`` as the session's person, its
+    result as JSON; the form token is the body's, else the ``Idempotency-Key`` header."""
+    engine, actor = request.app.state.engine, who(request).actor
+    return _out(action(engine, actor, *args, form_token=_token(request, data), **kwargs))
+
+
+def _resolve(
+    request: Request, data: Versioned, action: Callable[..., object], *args: Any, **kwargs: Any
+) -> Response:
+    """A resolution of an item: refused if it changed since ``expected_version``, four-eyes and
+    allocation policy by the app's review settings."""
+    config = config_of(request)
+    version = data.expected_version
+    return _act(request, data, action, *args, expected_version=version, config=config, **kwargs)
 
 
 _ACT: dict[str, Any] = {
@@ -125,19 +138,15 @@ class ReviewApi(Controller):
         services = [
             review.ServicePart(s.service_code, parse_amount(s.amount)) for s in data.services
         ]
-        return _out(
-            review.assign(
-                request.app.state.engine,
-                who(request).actor,
-                item_id,
-                data.account_no,
-                invoices=data.invoices,
-                services=services,
-                note=data.note,
-                expected_version=data.expected_version,
-                form_token=_token(request, data),
-                config=_config(request),
-            )
+        return _resolve(
+            request,
+            data,
+            review.assign,
+            item_id,
+            data.account_no,
+            invoices=data.invoices,
+            services=services,
+            note=data.note,
         )
 
     @post("/items/{item_id:int}/split", **_ACT)
@@ -147,36 +156,21 @@ class ReviewApi(Controller):
             review.SharePart(s.account_no, parse_amount(s.amount), s.service_code)
             for s in data.shares
         ]
-        return _out(
-            review.split(
-                request.app.state.engine,
-                who(request).actor,
-                item_id,
-                shares,
-                note=data.note,
-                expected_version=data.expected_version,
-                form_token=_token(request, data),
-                config=_config(request),
-            )
-        )
+        return _resolve(request, data, review.split, item_id, shares, note=data.note)
 
     @post("/items/{item_id:int}/return", **_ACT)
     def return_to_payer(
         self, request: Request, item_id: FromPath[int], data: JSONBody[ReturnIn]
     ) -> Response:
         """Back to the payer's IBAN: a refund line for finance's payment orders."""
-        return _out(
-            review.return_to_payer(
-                request.app.state.engine,
-                who(request).actor,
-                item_id,
-                iban=data.iban,
-                name=data.name,
-                reason=data.reason,
-                expected_version=data.expected_version,
-                form_token=_token(request, data),
-                config=_config(request),
-            )
+        return _resolve(
+            request,
+            data,
+            review.return_to_payer,
+            item_id,
+            iban=data.iban,
+            name=data.name,
+            reason=data.reason,
         )
 
     @post("/items/{item_id:int}/not-utility", **_ACT)
@@ -184,110 +178,57 @@ class ReviewApi(Controller):
         self, request: Request, item_id: FromPath[int], data: JSONBody[ReasonIn]
     ) -> Response:
         """Not a utility payment: rejected, nothing allocated."""
-        return _out(
-            review.not_utility(
-                request.app.state.engine,
-                who(request).actor,
-                item_id,
-                reason=data.reason,
-                expected_version=data.expected_version,
-                form_token=_token(request, data),
-                config=_config(request),
-            )
-        )
+        return _resolve(request, data, review.not_utility, item_id, reason=data.reason)
 
     @post("/items/{item_id:int}/duplicate", **_ACT)
     def duplicate(
         self, request: Request, item_id: FromPath[int], data: JSONBody[DuplicateIn]
     ) -> Response:
         """A repeat of another payment: returned, or credit on the original's account."""
-        return _out(
-            review.mark_duplicate(
-                request.app.state.engine,
-                who(request).actor,
-                item_id,
-                of_payment_id=data.of_payment_id,
-                outcome=data.outcome,
-                iban=data.iban,
-                name=data.name,
-                reason=data.reason,
-                expected_version=data.expected_version,
-                form_token=_token(request, data),
-                config=_config(request),
-            )
+        return _resolve(
+            request,
+            data,
+            review.mark_duplicate,
+            item_id,
+            of_payment_id=data.of_payment_id,
+            outcome=data.outcome,
+            iban=data.iban,
+            name=data.name,
+            reason=data.reason,
         )
 
     @post("/items/{item_id:int}/undo", **_ACT)
     def undo(self, request: Request, item_id: FromPath[int], data: JSONBody[ReasonIn]) -> Response:
         """Ask to take a resolution back; a supervisor approves it."""
-        return _out(
-            review.undo(
-                request.app.state.engine,
-                who(request).actor,
-                item_id,
-                reason=data.reason,
-                expected_version=data.expected_version,
-                form_token=_token(request, data),
-                config=_config(request),
-            )
-        )
+        return _resolve(request, data, review.undo, item_id, reason=data.reason)
 
     @post("/items/{item_id:int}/claim", **_ACT)
     def claim(self, request: Request, item_id: FromPath[int], data: JSONBody[ClaimIn]) -> Response:
         """Work on the item; someone else's claim only with ``take_over``."""
-        return _out(
-            review.claim(
-                request.app.state.engine,
-                who(request).actor,
-                item_id,
-                take_over=data.take_over,
-                expected_version=data.expected_version,
-                form_token=_token(request, data),
-            )
+        version, take_over = data.expected_version, data.take_over
+        return _act(
+            request, data, review.claim, item_id, take_over=take_over, expected_version=version
         )
 
     @post("/items/{item_id:int}/release", **_ACT)
     def release(
         self, request: Request, item_id: FromPath[int], data: JSONBody[Versioned]
     ) -> Response:
-        return _out(
-            review.release(
-                request.app.state.engine,
-                who(request).actor,
-                item_id,
-                expected_version=data.expected_version,
-                form_token=_token(request, data),
-            )
-        )
+        version = data.expected_version
+        return _act(request, data, review.release, item_id, expected_version=version)
 
     @post("/items/{item_id:int}/comments", **_ACT)
     def comment(
         self, request: Request, item_id: FromPath[int], data: JSONBody[CommentIn]
     ) -> Response:
-        return _out(
-            review.comment(
-                request.app.state.engine,
-                who(request).actor,
-                item_id,
-                data.text,
-                form_token=_token(request, data),
-            )
-        )
+        return _act(request, data, review.comment, item_id, data.text)
 
     @post("/payments/{payment_id:int}/unmatch", **_ACT)
     def unmatch(
         self, request: Request, payment_id: FromPath[int], data: JSONBody[ReasonIn]
     ) -> Response:
         """Ask to take an automatic allocation back into the queue (four-eyes)."""
-        return _out(
-            review.unmatch(
-                request.app.state.engine,
-                who(request).actor,
-                payment_id,
-                reason=data.reason,
-                form_token=_token(request, data),
-            )
-        )
+        return _act(request, data, review.unmatch, payment_id, reason=data.reason)
 
     @get("/approvals", sync_to_thread=True)
     def approvals(self, request: Request, status: FromQuery[str] = "pending") -> Response:
@@ -304,15 +245,8 @@ class ReviewApi(Controller):
         self, request: Request, approval_id: FromPath[int], data: JSONBody[NoteIn]
     ) -> Response:
         """A supervisor other than the requester lets the waiting action run."""
-        return _out(
-            review.approve(
-                request.app.state.engine,
-                who(request).actor,
-                approval_id,
-                note=data.note,
-                form_token=_token(request, data),
-                config=_config(request),
-            )
+        return _act(
+            request, data, review.approve, approval_id, note=data.note, config=config_of(request)
         )
 
     @post("/approvals/{approval_id:int}/reject", **_ACT)
@@ -320,15 +254,7 @@ class ReviewApi(Controller):
         self, request: Request, approval_id: FromPath[int], data: JSONBody[NoteIn]
     ) -> Response:
         """A supervisor refuses, or the requester withdraws."""
-        return _out(
-            review.reject(
-                request.app.state.engine,
-                who(request).actor,
-                approval_id,
-                note=data.note,
-                form_token=_token(request, data),
-            )
-        )
+        return _act(request, data, review.reject, approval_id, note=data.note)
 
     @post("/bulk/preview", sync_to_thread=True, status_code=200)
     def bulk_preview(self, request: Request, data: JSONBody[BulkIn]) -> Response:
@@ -345,16 +271,8 @@ class ReviewApi(Controller):
     @post("/bulk", **_ACT)
     def bulk_request(self, request: Request, data: JSONBody[BulkIn]) -> Response:
         """Ask a supervisor to apply the previewed bulk action."""
-        return _out(
-            bulk.request(
-                request.app.state.engine,
-                who(request).actor,
-                bulk_filter(data.filter),
-                bulk_rule(data.rule),
-                note=data.note,
-                form_token=_token(request, data),
-            )
-        )
+        flt, rule = bulk_filter(data.filter), bulk_rule(data.rule)
+        return _act(request, data, bulk.request, flt, rule, note=data.note)
 
     @get("/rules", sync_to_thread=True)
     def rules(

@@ -118,3 +118,17 @@ def test_every_action_gets_the_token_header_version_and_app_settings(
         big = queue_ids["CHECK_DIGIT_FAILED"]  # 380.00, above the app's 100.00
         waits = _post(client, f"/items/{big}/assign", {"account_no": A1})
         assert waits.json()["outcome"] == "awaiting_approval", waits.text
+
+
+def test_return_to_payer_passes_every_body_field(
+    client: TestClient, queue_ids: dict[str, int]
+) -> None:
+    sign_in(client, "ana")
+    item = queue_ids["NAME_ONLY"]
+    body = {"iban": "MD24AG000225100013104168", "name": "Iurii Socolov", "reason": "not ours"}
+    done = _post(client, f"/items/{item}/return", {**body, "expected_version": 1})
+    assert done.status_code == 200, done.text
+    shown = client.get(f"{API}/items/{item}").json()
+    assert (shown["item"]["state"], shown["item"]["note"]) == ("marked_return", "not ours")
+    payload = shown["history"][-1]["payload"]
+    assert {k: payload[k] for k in body} == body

@@ -96,6 +96,12 @@ def _resolve(
     return _act(request, data, action, *args, expected_version=version, config=config, **kwargs)
 
 
+def _fields(data: Versioned) -> dict[str, Any]:
+    """A body's own fields, for a service whose keyword arguments have the same names."""
+    common = Versioned.__struct_fields__
+    return {f: getattr(data, f) for f in data.__struct_fields__ if f not in common}
+
+
 _ACT: dict[str, Any] = {
     "sync_to_thread": True,
     "guards": [requires(Role.ACCOUNTANT)],
@@ -163,15 +169,7 @@ class ReviewApi(Controller):
         self, request: Request, item_id: FromPath[int], data: JSONBody[ReturnIn]
     ) -> Response:
         """Back to the payer's IBAN: a refund line for finance's payment orders."""
-        return _resolve(
-            request,
-            data,
-            review.return_to_payer,
-            item_id,
-            iban=data.iban,
-            name=data.name,
-            reason=data.reason,
-        )
+        return _resolve(request, data, review.return_to_payer, item_id, **_fields(data))
 
     @post("/items/{item_id:int}/not-utility", **_ACT)
     def not_utility(
@@ -185,17 +183,7 @@ class ReviewApi(Controller):
         self, request: Request, item_id: FromPath[int], data: JSONBody[DuplicateIn]
     ) -> Response:
         """A repeat of another payment: returned, or credit on the original's account."""
-        return _resolve(
-            request,
-            data,
-            review.mark_duplicate,
-            item_id,
-            of_payment_id=data.of_payment_id,
-            outcome=data.outcome,
-            iban=data.iban,
-            name=data.name,
-            reason=data.reason,
-        )
+        return _resolve(request, data, review.mark_duplicate, item_id, **_fields(data))
 
     @post("/items/{item_id:int}/undo", **_ACT)
     def undo(self, request: Request, item_id: FromPath[int], data: JSONBody[ReasonIn]) -> Response:

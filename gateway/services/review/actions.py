@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import TypedDict, Unpack
 
 from sqlalchemy import Connection, Engine, select
 
@@ -213,6 +214,14 @@ def _done_message(res: Resolution, item: ItemState) -> str:
     return f"payment {item.payment_id} ({amount}): {res.action.value}{where}"
 
 
+class ActOptions(TypedDict, total=False):
+    """What every action takes besides its own arguments (see the module's docstring)."""
+
+    expected_version: int | None
+    form_token: str | None
+    config: ReviewConfig
+
+
 def act(
     engine: Engine,
     actor: Actor,
@@ -249,7 +258,7 @@ def act(
     return result
 
 
-# --- one function per action (the names the pages, API and CLI call) ---------------------------
+# --- one function per action (the names the pages, API and CLI call); each takes ActOptions ---
 
 
 def assign(
@@ -261,21 +270,11 @@ def assign(
     invoices: list[str] | None = None,
     services: list[ServicePart] | None = None,
     note: str = "",
-    expected_version: int | None = None,
-    form_token: str | None = None,
-    config: ReviewConfig = DEFAULT_CONFIG,
+    **options: Unpack[ActOptions],
 ) -> ActionResult:
     """The whole payment on one account: by the policy, onto chosen invoices, or by services."""
     params = AssignParams(account_no, invoices or [], services or [], note)
-    return act(
-        engine,
-        actor,
-        item_id,
-        params,
-        expected_version=expected_version,
-        form_token=form_token,
-        config=config,
-    )
+    return act(engine, actor, item_id, params, **options)
 
 
 def split(
@@ -285,20 +284,10 @@ def split(
     shares: list[SharePart],
     *,
     note: str = "",
-    expected_version: int | None = None,
-    form_token: str | None = None,
-    config: ReviewConfig = DEFAULT_CONFIG,
+    **options: Unpack[ActOptions],
 ) -> ActionResult:
     """Across accounts and services; the shares add up to the payment exactly."""
-    return act(
-        engine,
-        actor,
-        item_id,
-        SplitParams(shares, note),
-        expected_version=expected_version,
-        form_token=form_token,
-        config=config,
-    )
+    return act(engine, actor, item_id, SplitParams(shares, note), **options)
 
 
 def return_to_payer(
@@ -309,42 +298,17 @@ def return_to_payer(
     iban: str,
     name: str,
     reason: str,
-    expected_version: int | None = None,
-    form_token: str | None = None,
-    config: ReviewConfig = DEFAULT_CONFIG,
+    **options: Unpack[ActOptions],
 ) -> ActionResult:
     """Back to the payer's IBAN: a refund line for finance's payment orders."""
-    return act(
-        engine,
-        actor,
-        item_id,
-        ReturnParams(iban, name, reason),
-        expected_version=expected_version,
-        form_token=form_token,
-        config=config,
-    )
+    return act(engine, actor, item_id, ReturnParams(iban, name, reason), **options)
 
 
 def not_utility(
-    engine: Engine,
-    actor: Actor,
-    item_id: int,
-    *,
-    reason: str,
-    expected_version: int | None = None,
-    form_token: str | None = None,
-    config: ReviewConfig = DEFAULT_CONFIG,
+    engine: Engine, actor: Actor, item_id: int, *, reason: str, **options: Unpack[ActOptions]
 ) -> ActionResult:
     """Not a utility payment: rejected, nothing allocated."""
-    return act(
-        engine,
-        actor,
-        item_id,
-        NotUtilityParams(reason),
-        expected_version=expected_version,
-        form_token=form_token,
-        config=config,
-    )
+    return act(engine, actor, item_id, NotUtilityParams(reason), **options)
 
 
 def mark_duplicate(
@@ -357,41 +321,16 @@ def mark_duplicate(
     iban: str = "",
     name: str = "",
     reason: str = "",
-    expected_version: int | None = None,
-    form_token: str | None = None,
-    config: ReviewConfig = DEFAULT_CONFIG,
+    **options: Unpack[ActOptions],
 ) -> ActionResult:
     """A repeat of another payment: linked to it, then returned or kept as credit."""
     params = DuplicateParams(of_payment_id, outcome, iban, name, reason)
-    return act(
-        engine,
-        actor,
-        item_id,
-        params,
-        expected_version=expected_version,
-        form_token=form_token,
-        config=config,
-    )
+    return act(engine, actor, item_id, params, **options)
 
 
 def undo(
-    engine: Engine,
-    actor: Actor,
-    item_id: int,
-    *,
-    reason: str,
-    expected_version: int | None = None,
-    form_token: str | None = None,
-    config: ReviewConfig = DEFAULT_CONFIG,
+    engine: Engine, actor: Actor, item_id: int, *, reason: str, **options: Unpack[ActOptions]
 ) -> ActionResult:
     """Take a resolution back (compensating rows, the item open again); always waits for a
     supervisor's approval."""
-    return act(
-        engine,
-        actor,
-        item_id,
-        UndoParams(reason),
-        expected_version=expected_version,
-        form_token=form_token,
-        config=config,
-    )
+    return act(engine, actor, item_id, UndoParams(reason), **options)

@@ -138,3 +138,38 @@ def test_bulk_preview_request_and_approval(client: TestClient, engine: Engine, q
             select(review_items.c.state).where(review_items.c.id == queue_ids["CHECK_DIGIT_FAILED"])
         ).scalar_one()
     assert state == "resolved_assigned"
+
+
+def test_each_resolution_form_reaches_its_action_with_its_fields(
+    client: TestClient, engine: Engine, queue_ids
+) -> None:
+    """The table of page actions (``_resolve`` with each form's fields): split, return,
+    not-utility, a duplicate without its payment number, and undo, each on its own item."""
+    sign_in(client, "ana")
+
+    def post(queued: str, action: str, **fields: str):  # type: ignore[no-untyped-def]
+        item = queue_ids[queued]
+        html = client.get(f"/app/items/{item}").text
+        data = {**_form(html, f"/app/items/{item}/{action}"), **fields}
+        return client.post(f"/app/items/{item}/{action}", data=data, follow_redirects=False)
+
+    def state(queued: str) -> tuple[str, str | None]:
+        which = review_items.c.id == queue_ids[queued]
+        with engine.connect() as conn:
+            row = conn.execute(select(review_items.c.state, review_items.c.note).where(which)).one()
+        return row.state, row.note
+
+    split = post("MULTIPLE_ACCOUNTS", "split", account_1=A1, amount_1="380,00",
+                 account_2=A5, amount_2="120.00", note="two flats")  # fmt: skip
+    assert split.status_code == 303, split.text
+    assert state("MULTIPLE_ACCOUNTS") == ("resolved_split", "two flats")
+    iban = "MD24AG000225100013104168"
+    gone = post("NAME_ONLY", "return", iban=iban, name="Iurii Socolov", reason="not ours")
+    assert gone.status_code == 303 and state("NAME_ONLY") == ("marked_return", "not ours")
+    junk = post("NO_REFERENCE", "not-utility", reason="a salary")
+    assert junk.status_code == 303 and state("NO_REFERENCE") == ("marked_not_utility", "a salary")
+    unnamed = post("ACCOUNT_CLOSED", "duplicate", outcome="credit")
+    assert unnamed.status_code == 400 and "name the payment" in unnamed.text
+    back = post("MULTIPLE_ACCOUNTS", "undo", reason="wrong flats")
+    assert back.status_code == 303 and back.headers["location"] == "/app/queue"
+    assert state("MULTIPLE_ACCOUNTS")[0] == "resolved_split"  # an undo waits for a supervisor

@@ -155,24 +155,65 @@ async def _act(
     return see_other(f"/app/items/{item_id}" if still_here else "/app/queue")
 
 
+def _token(form: FormMultiDict) -> str | None:
+    return str(form.get("form_token") or "") or None
+
+
 def _common(form: FormMultiDict) -> dict[str, Any]:
-    return {"expected_version": _version(form), "form_token": str(form.get("form_token") or "")
-            or None}  # fmt: skip
+    return {"expected_version": _version(form), "form_token": _token(form)}
+
+
+Parse = Callable[[FormMultiDict], dict[str, Any]]
+
+
+def _texts(*names: str) -> Parse:
+    """The form's text fields of these names, as the service's keyword arguments."""
+    return lambda form: {name: str(form.get(name, "")) for name in names}
+
+
+async def _resolve(
+    request: Request, item_id: int, action: Callable[..., ActionResult], parse: Parse
+) -> Template | Redirect | Response:
+    """A resolution: ``action`` with what ``parse`` reads from the form, the form's version and
+    token, and the app's review settings."""
+    actor, config = who(request).actor, config_of(request)
+
+    def call(form: FormMultiDict, engine: Any) -> ActionResult:
+        return action(engine, actor, item_id, **parse(form), config=config, **_common(form))
+
+    return await _act(request, item_id, call)
+
+
+def _assign_args(form: FormMultiDict) -> dict[str, Any]:
+    invoices = [str(v) for v in form.getall("invoices", []) if v]
+    account_no = _account(str(form.get("account_no", "")))
+    return {
+        "account_no": account_no,
+        "invoices": invoices or None,
+        "note": str(form.get("note", "")),
+    }
+
+
+def _split_args(form: FormMultiDict) -> dict[str, Any]:
+    shares = []
+    for n in range(1, MAX_SHARES + 1):
+        acc, amount = str(form.get(f"account_{n}", "")), str(form.get(f"amount_{n}", ""))
+        if acc.strip() or amount.strip():
+            shares.append(SharePart(_account(acc), _bani(amount, f"share {n}")))
+    return {"shares": shares, "note": str(form.get("note", ""))}
+
+
+def _duplicate_args(form: FormMultiDict) -> dict[str, Any]:
+    of = str(form.get("of_payment_id", "")).strip()
+    if not of.isdigit():
+        raise UserError("name the payment this one repeats (its number)")
+    outcome = str(form.get("outcome", "return"))
+    return {"of_payment_id": int(of), "outcome": outcome, **_texts("iban", "name", "reason")(form)}
 
 
 @post("/items/{item_id:int}/assign", guards=ACCOUNTANT, include_in_schema=False)
 async def assign(request: Request, item_id: FromPath[int]) -> Any:
-    actor, config = who(request).actor, config_of(request)
-
-    def call(form: FormMultiDict, engine: Any) -> ActionResult:
-        invoices = [str(v) for v in form.getall("invoices", []) if v]
-        return review.assign(
-            engine, actor, item_id, _account(str(form.get("account_no", ""))),
-            invoices=invoices or None, note=str(form.get("note", "")), config=config,
-            **_common(form),
-        )  # fmt: skip
-
-    return await _act(request, item_id, call)
+    return await _resolve(request, item_id, review.assign, _assign_args)
 
 
 @post("/items/{item_id:int}/accept", guards=ACCOUNTANT, include_in_schema=False)
@@ -187,8 +228,7 @@ async def accept(request: Request, item_id: FromPath[int]) -> Any:
         version = _version(form) or state.version
         return review.assign(
             engine, actor, item_id, state.candidates[0].account_no, note="best candidate",
-            expected_version=version, form_token=str(form.get("form_token") or "") or None,
-            config=config,
+            expected_version=version, form_token=_token(form), config=config,
         )  # fmt: skip
 
     return await _act(request, item_id, call)
@@ -196,72 +236,28 @@ async def accept(request: Request, item_id: FromPath[int]) -> Any:
 
 @post("/items/{item_id:int}/split", guards=ACCOUNTANT, include_in_schema=False)
 async def split(request: Request, item_id: FromPath[int]) -> Any:
-    actor, config = who(request).actor, config_of(request)
-
-    def call(form: FormMultiDict, engine: Any) -> ActionResult:
-        shares = []
-        for n in range(1, MAX_SHARES + 1):
-            acc, amount = str(form.get(f"account_{n}", "")), str(form.get(f"amount_{n}", ""))
-            if acc.strip() or amount.strip():
-                shares.append(SharePart(_account(acc), _bani(amount, f"share {n}")))
-        return review.split(engine, actor, item_id, shares, note=str(form.get("note", "")),
-                            config=config, **_common(form))  # fmt: skip
-
-    return await _act(request, item_id, call)
+    return await _resolve(request, item_id, review.split, _split_args)
 
 
 @post("/items/{item_id:int}/return", guards=ACCOUNTANT, include_in_schema=False)
 async def return_to_payer(request: Request, item_id: FromPath[int]) -> Any:
-    actor, config = who(request).actor, config_of(request)
-
-    def call(form: FormMultiDict, engine: Any) -> ActionResult:
-        return review.return_to_payer(
-            engine, actor, item_id, iban=str(form.get("iban", "")),
-            name=str(form.get("name", "")), reason=str(form.get("reason", "")), config=config,
-            **_common(form),
-        )  # fmt: skip
-
-    return await _act(request, item_id, call)
+    fields = _texts("iban", "name", "reason")
+    return await _resolve(request, item_id, review.return_to_payer, fields)
 
 
 @post("/items/{item_id:int}/not-utility", guards=ACCOUNTANT, include_in_schema=False)
 async def not_utility(request: Request, item_id: FromPath[int]) -> Any:
-    actor, config = who(request).actor, config_of(request)
-
-    def call(form: FormMultiDict, engine: Any) -> ActionResult:
-        return review.not_utility(engine, actor, item_id, reason=str(form.get("reason", "")),
-                                  config=config, **_common(form))  # fmt: skip
-
-    return await _act(request, item_id, call)
+    return await _resolve(request, item_id, review.not_utility, _texts("reason"))
 
 
 @post("/items/{item_id:int}/duplicate", guards=ACCOUNTANT, include_in_schema=False)
 async def duplicate(request: Request, item_id: FromPath[int]) -> Any:
-    actor, config = who(request).actor, config_of(request)
-
-    def call(form: FormMultiDict, engine: Any) -> ActionResult:
-        of = str(form.get("of_payment_id", "")).strip()
-        if not of.isdigit():
-            raise UserError("name the payment this one repeats (its number)")
-        return review.mark_duplicate(
-            engine, actor, item_id, of_payment_id=int(of),
-            outcome=str(form.get("outcome", "return")), iban=str(form.get("iban", "")),
-            name=str(form.get("name", "")), reason=str(form.get("reason", "")), config=config,
-            **_common(form),
-        )  # fmt: skip
-
-    return await _act(request, item_id, call)
+    return await _resolve(request, item_id, review.mark_duplicate, _duplicate_args)
 
 
 @post("/items/{item_id:int}/undo", guards=ACCOUNTANT, include_in_schema=False)
 async def undo(request: Request, item_id: FromPath[int]) -> Any:
-    actor, config = who(request).actor, config_of(request)
-
-    def call(form: FormMultiDict, engine: Any) -> ActionResult:
-        return review.undo(engine, actor, item_id, reason=str(form.get("reason", "")),
-                           config=config, **_common(form))  # fmt: skip
-
-    return await _act(request, item_id, call)
+    return await _resolve(request, item_id, review.undo, _texts("reason"))
 
 
 @post("/items/{item_id:int}/claim", guards=ACCOUNTANT, include_in_schema=False)
@@ -271,8 +267,8 @@ async def claim(request: Request, item_id: FromPath[int]) -> Any:
     def call(form: FormMultiDict, engine: Any) -> ActionResult:
         if form.get("release"):
             return review.release(engine, actor, item_id, **_common(form))
-        return review.claim(engine, actor, item_id, take_over=bool(form.get("take_over")),
-                            **_common(form))  # fmt: skip
+        take_over = bool(form.get("take_over"))
+        return review.claim(engine, actor, item_id, take_over=take_over, **_common(form))
 
     return await _act(request, item_id, call)
 
@@ -282,8 +278,8 @@ async def comment(request: Request, item_id: FromPath[int]) -> Any:
     actor = who(request).actor
 
     def call(form: FormMultiDict, engine: Any) -> ActionResult:
-        return review.comment(engine, actor, item_id, str(form.get("text", "")),
-                              form_token=str(form.get("form_token") or "") or None)  # fmt: skip
+        text = str(form.get("text", ""))
+        return review.comment(engine, actor, item_id, text, form_token=_token(form))
 
     return await _act(request, item_id, call)
 

@@ -9,16 +9,10 @@ to docs/screenshots/ (the README shows them).
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 
 from fixtures.generate import generate
@@ -28,24 +22,14 @@ from gateway.db import make_engine
 from gateway.migrate import upgrade
 from gateway.services.report import daily_report
 from gateway.settings import Settings
+from tests.browser.serve import ARGS, CHROMIUM, gateway_serve
 from tests.conftest import require
 from tests.integration.finance_kit import CENTRE_IBAN, DAY, ingest, load_day, make_city
 from tests.workspace.kit import PASSWORD, add_people
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 NEXT = DAY + timedelta(days=1)
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _prepare(root: Path) -> dict[str, str]:
@@ -89,27 +73,8 @@ def _history(engine, settings: Settings, root: Path) -> None:  # type: ignore[no
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     require(Path(CHROMIUM).exists(), f"{CHROMIUM} not installed")
     root = tmp_path_factory.mktemp("finance-browser")
-    env = {**os.environ, **_prepare(root), "GATEWAY_LOG_LEVEL": "WARNING"}
-    env.pop("GATEWAY_CONFIG", None)
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("gateway serve did not start")
+    with gateway_serve(_prepare(root)) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -13,30 +13,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from litestar.testing import TestClient
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 
 from gateway.app import create_app
 from gateway.services.agents import NewAgent, add_agent
 from gateway.settings import Settings
 from reconciliation.references import make_account_no
-from schemas import tables as t
+from tests.city import A1, A2, A3, A4, ACCOUNTS, Invoice, insert_base  # noqa: F401  (A3, A4: for the tests)
 
-A1, A2, A3, A4 = (make_account_no(n) for n in (1000001, 1000002, 1000003, 1000004))
 UNKNOWN_ACCOUNT = make_account_no(7654321)
 
-PROVIDERS = [("APACANAL", "Apă-Canal Chișinău"), ("TERMO", "Termoelectrica"), ("GESTACC", "ACC")]
-SERVICES = [
-    ("APARECE", "Apă rece"),
-    ("CANAL", "Canalizare"),
-    ("DESERV", "Deservirea blocului locativ"),
-    ("INCALZ", "Încălzire"),
-]
 # invoice_no, account, period, [(service, provider, bani)]
-INVOICES = [
+INVOICES: list[Invoice] = [
     ("AV1", A1, "2026-11", [("APARECE", "APACANAL", 10000), ("CANAL", "APACANAL", 5000),
                             ("DESERV", "GESTACC", 3000)]),
     ("TE1", A1, "2026-11", [("INCALZ", "TERMO", 20000)]),
@@ -51,45 +43,8 @@ def now_iso(delta: timedelta = timedelta()) -> str:
 
 
 def insert_city(engine: Engine) -> None:
-    now = datetime.now(UTC)
     with engine.begin() as conn:
-        conn.execute(insert(t.providers), [
-            {"code": c, "name": n, "iban": f"MD24AG000000022{i:09d}"}
-            for i, (c, n) in enumerate(PROVIDERS)
-        ])  # fmt: skip
-        conn.execute(insert(t.services), [{"code": c, "name": n} for c, n in SERVICES])
-        conn.execute(insert(t.managers), [{"id": 1, "code": "ACC-001", "name": "ACC Ismail"}])
-        conn.execute(insert(t.accounts), [
-            {"account_no": a, "manager_id": 1, "payer_name": name, "address": addr,
-             "status": status}
-            for a, name, addr, status in (
-                (A1, "Ion Popescu", "str. Ismail 86, ap. 12, sect. Centru", "open"),
-                (A2, "Юрий Соколов", "bd. Dacia 20/1, ap. 5, sect. Botanica", "open"),
-                (A3, "Maria Rusu", "str. Ismail 86, ap. 13, sect. Centru", "closed"),
-                (A4, "Ana Ciobanu", "str. Ismail 86, ap. 14, sect. Centru", "open"),
-            )
-        ])  # fmt: skip
-        imp = conn.execute(insert(t.register_imports), {
-            "periods": "2026-10,2026-11", "sha256": "0" * 64, "imported_at": now,
-            "invoices": len(INVOICES), "lines": 7,
-        }).inserted_primary_key[0]  # fmt: skip
-        ids = {
-            table: dict(conn.execute(t.__dict__[table].select().with_only_columns(
-                t.__dict__[table].c[key], t.__dict__[table].c.id)).all())
-            for table, key in (("accounts", "account_no"), ("services", "code"),
-                               ("providers", "code"))
-        }  # fmt: skip
-        for inv_no, acc, period, lines in INVOICES:
-            inv_id = conn.execute(insert(t.invoices), {
-                "invoice_no": inv_no, "version": 1, "account_id": ids["accounts"][acc],
-                "period": period, "issued_on": date(2026, 11, 5), "due_on": date(2026, 11, 25),
-                "payment_ref": f"RF00{inv_no}", "status": "open", "import_id": imp,
-            }).inserted_primary_key[0]  # fmt: skip
-            conn.execute(insert(t.invoice_lines), [
-                {"invoice_id": inv_id, "service_id": ids["services"][s],
-                 "provider_id": ids["providers"][p], "amount_due": bani}
-                for s, p, bani in lines
-            ])  # fmt: skip
+        insert_base(conn, ACCOUNTS[:4], INVOICES)  # no A5: the API tests' city has four
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""A small city with a review queue, and people, inserted with Core for the workspace tests.
+"""A small city (``tests/city.py``) with a review queue, and people, inserted with Core for the
+workspace tests.
 
 Accounts A1..A4 with open invoices (A1 owes 380.00, A2 120.00), one statement file, and
 review items of several reasons with ranked candidates; the search column is filled as the
@@ -18,22 +19,14 @@ from sqlalchemy import Engine, insert, select
 
 from gateway.services.people import Role
 from reconciliation.fold import search_text
-from reconciliation.references import make_account_no
 from schemas import tables as t
+from tests.city import A1, A2, A3, A4, A5, ACCOUNTS, Invoice, insert_base
 
-A1, A2, A3, A4, A5 = (make_account_no(n) for n in (1000001, 1000002, 1000003, 1000004, 1000005))
 PASSWORD = "correct horse battery"
 DAY = date(2026, 11, 20)
 
-ACCOUNTS = [
-    (A1, "Ion Popescu", "str. Ismail 86, ap. 12, sect. Centru", "open"),
-    (A2, "Юрий Соколов", "bd. Dacia 20/1, ap. 5, sect. Botanica", "open"),
-    (A3, "Maria Rusu", "str. Ismail 86, ap. 13, sect. Centru", "closed"),
-    (A4, "Ana Ciobanu", "str. Ismail 86, ap. 14, sect. Centru", "open"),
-    (A5, "Gheorghe Țurcanu", "str. Alba Iulia 5, ap. 40, sect. Buiucani", "open"),
-]
 # invoice, account, period, [(service, provider, bani)]
-INVOICES = [
+INVOICES: list[Invoice] = [
     ("AV1", A1, "2026-11", [("APARECE", "APACANAL", 10000), ("CANAL", "APACANAL", 5000),
                             ("DESERV", "GESTACC", 3000)]),
     ("TE1", A1, "2026-11", [("INCALZ", "TERMO", 20000)]),
@@ -62,41 +55,7 @@ def insert_city(engine: Engine) -> dict[str, int]:
     """The city and the queue; returns the review item ids by reason."""
     now = datetime.now(UTC)
     with engine.begin() as conn:
-        conn.execute(insert(t.providers), [
-            {"code": c, "name": n, "iban": f"MD24AG000000022{i:09d}"}
-            for i, (c, n) in enumerate((("APACANAL", "Apă-Canal Chișinău"),
-                                        ("TERMO", "Termoelectrica"), ("GESTACC", "ACC")))
-        ])  # fmt: skip
-        conn.execute(insert(t.services), [
-            {"code": c, "name": n} for c, n in (("APARECE", "Apă rece"), ("CANAL", "Canalizare"),
-                                               ("DESERV", "Deservirea blocului"),
-                                               ("INCALZ", "Încălzire"))
-        ])  # fmt: skip
-        conn.execute(insert(t.managers), [{"id": 1, "code": "ACC-001", "name": "ACC Ismail"}])
-        conn.execute(insert(t.accounts), [
-            {"account_no": a, "manager_id": 1, "payer_name": n, "address": ad, "status": s}
-            for a, n, ad, s in ACCOUNTS
-        ])  # fmt: skip
-        imp = conn.execute(insert(t.register_imports), {
-            "periods": "2026-11", "sha256": "0" * 64, "imported_at": now, "invoices": 4,
-            "lines": 7,
-        }).inserted_primary_key[0]  # fmt: skip
-        ids = {
-            name: dict(conn.execute(tab.select().with_only_columns(tab.c[key], tab.c.id)).all())
-            for name, tab, key in (("acc", t.accounts, "account_no"), ("svc", t.services, "code"),
-                                   ("prov", t.providers, "code"))
-        }  # fmt: skip
-        for inv_no, acc, period, lines in INVOICES:
-            inv_id = conn.execute(insert(t.invoices), {
-                "invoice_no": inv_no, "version": 1, "account_id": ids["acc"][acc],
-                "period": period, "issued_on": date(2026, 11, 5), "due_on": date(2026, 11, 25),
-                "payment_ref": f"RF00{inv_no}", "status": "open", "import_id": imp,
-            }).inserted_primary_key[0]  # fmt: skip
-            conn.execute(insert(t.invoice_lines), [
-                {"invoice_id": inv_id, "service_id": ids["svc"][s],
-                 "provider_id": ids["prov"][p], "amount_due": bani}
-                for s, p, bani in lines
-            ])  # fmt: skip
+        insert_base(conn, ACCOUNTS, INVOICES)
         raw = conn.execute(insert(t.raw_files), {
             "sha256": "a" * 64, "source": "maib-statement", "filename": "camt053_20261120.xml",
             "size": 10, "format": "camt053", "status": "applied", "received_at": now,

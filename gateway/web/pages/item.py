@@ -17,6 +17,7 @@ from typing import Any
 import anyio.to_thread
 from litestar import MediaType, Request, Response, get, post
 from litestar.datastructures import FormMultiDict
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy import select
@@ -171,19 +172,6 @@ def _texts(*names: str) -> Parse:
     return lambda form: {name: str(form.get(name, "")) for name in names}
 
 
-async def _resolve(
-    request: Request, item_id: int, action: Callable[..., ActionResult], parse: Parse
-) -> Template | Redirect | Response:
-    """A resolution: ``action`` with what ``parse`` reads from the form, the form's version and
-    token, and the app's review settings."""
-    actor, config = who(request).actor, config_of(request)
-
-    def call(form: FormMultiDict, engine: Any) -> ActionResult:
-        return action(engine, actor, item_id, **parse(form), config=config, **_common(form))
-
-    return await _act(request, item_id, call)
-
-
 def _assign_args(form: FormMultiDict) -> dict[str, Any]:
     invoices = [str(v) for v in form.getall("invoices", []) if v]
     account_no = _account(str(form.get("account_no", "")))
@@ -211,9 +199,30 @@ def _duplicate_args(form: FormMultiDict) -> dict[str, Any]:
     return {"of_payment_id": int(of), "outcome": outcome, **_texts("iban", "name", "reason")(form)}
 
 
-@post("/items/{item_id:int}/assign", guards=ACCOUNTANT, include_in_schema=False)
-async def assign(request: Request, item_id: FromPath[int]) -> Any:
-    return await _resolve(request, item_id, review.assign, _assign_args)
+def _resolution(path: str, action: Callable[..., ActionResult], parse: Parse) -> HTTPRouteHandler:
+    """The handler of a resolution form: ``action`` with what ``parse`` reads from the form,
+    the form's version and token, and the app's review settings."""
+
+    @post(f"/items/{{item_id:int}}/{path}", guards=ACCOUNTANT, include_in_schema=False)
+    async def resolution(request: Request, item_id: FromPath[int]) -> Any:
+        actor, config = who(request).actor, config_of(request)
+
+        def call(form: FormMultiDict, engine: Any) -> ActionResult:
+            return action(engine, actor, item_id, **parse(form), config=config, **_common(form))
+
+        return await _act(request, item_id, call)
+
+    return resolution
+
+
+RESOLUTIONS = [
+    _resolution("assign", review.assign, _assign_args),
+    _resolution("split", review.split, _split_args),
+    _resolution("return", review.return_to_payer, _texts("iban", "name", "reason")),
+    _resolution("not-utility", review.not_utility, _texts("reason")),
+    _resolution("duplicate", review.mark_duplicate, _duplicate_args),
+    _resolution("undo", review.undo, _texts("reason")),
+]
 
 
 @post("/items/{item_id:int}/accept", guards=ACCOUNTANT, include_in_schema=False)
@@ -232,32 +241,6 @@ async def accept(request: Request, item_id: FromPath[int]) -> Any:
         )  # fmt: skip
 
     return await _act(request, item_id, call)
-
-
-@post("/items/{item_id:int}/split", guards=ACCOUNTANT, include_in_schema=False)
-async def split(request: Request, item_id: FromPath[int]) -> Any:
-    return await _resolve(request, item_id, review.split, _split_args)
-
-
-@post("/items/{item_id:int}/return", guards=ACCOUNTANT, include_in_schema=False)
-async def return_to_payer(request: Request, item_id: FromPath[int]) -> Any:
-    fields = _texts("iban", "name", "reason")
-    return await _resolve(request, item_id, review.return_to_payer, fields)
-
-
-@post("/items/{item_id:int}/not-utility", guards=ACCOUNTANT, include_in_schema=False)
-async def not_utility(request: Request, item_id: FromPath[int]) -> Any:
-    return await _resolve(request, item_id, review.not_utility, _texts("reason"))
-
-
-@post("/items/{item_id:int}/duplicate", guards=ACCOUNTANT, include_in_schema=False)
-async def duplicate(request: Request, item_id: FromPath[int]) -> Any:
-    return await _resolve(request, item_id, review.mark_duplicate, _duplicate_args)
-
-
-@post("/items/{item_id:int}/undo", guards=ACCOUNTANT, include_in_schema=False)
-async def undo(request: Request, item_id: FromPath[int]) -> Any:
-    return await _resolve(request, item_id, review.undo, _texts("reason"))
 
 
 @post("/items/{item_id:int}/claim", guards=ACCOUNTANT, include_in_schema=False)
@@ -284,5 +267,4 @@ async def comment(request: Request, item_id: FromPath[int]) -> Any:
     return await _act(request, item_id, call)
 
 
-handlers = [item, raw_file, assign, accept, split, return_to_payer, not_utility, duplicate,
-            undo, claim, comment]  # fmt: skip
+handlers = [item, raw_file, *RESOLUTIONS, accept, claim, comment]

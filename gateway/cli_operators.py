@@ -1,6 +1,6 @@
-"""``gateway agents list|revoke|rotate`` and ``gateway quarantine list|retry``: operators'.
+"""``gateway agents add|list|revoke|rotate`` and ``gateway quarantine list|retry``: operators'.
 
-Each command calls one service (``gateway.services.agent_admin``,
+Each command calls one service (``gateway.services.agents``, ``gateway.services.agent_admin``,
 ``gateway.services.quarantine``) and prints plain columns or one line per file; a refusal
 is a ``UserError`` that ``gateway.cli.main`` prints as its one line.
 """
@@ -11,16 +11,20 @@ import argparse
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
-
+from gateway.cli_common import engine as _engine
 from gateway.errors import UserError
 from gateway.settings import Settings
 
 
-def _engine(settings: Settings) -> Engine:
-    from gateway.db import make_engine
+def cmd_agents_add(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.services.agents import add_agent
 
-    return make_engine(settings.database_url)
+    created = add_agent(_engine(settings), args.name, ip_allow=args.ip_allow, sign=args.sign)
+    print(f"agent {created.name} created (key id {created.key_id})")
+    if created.signing_secret:
+        print(f"signing secret: {created.signing_secret}")
+    print(created.key)  # alone on the last line: scripts take it with `tail -n1`
+    return 0
 
 
 def cmd_agents_list(args: argparse.Namespace, settings: Settings) -> int:
@@ -112,8 +116,16 @@ def _print_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> No
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
-def register_agents(ag: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``list``, ``revoke`` and ``rotate`` under ``gateway agents``."""
+def register_agents(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``gateway agents add|list|revoke|rotate``."""
+    ag = sub.add_parser("agents", help="bank API agents").add_subparsers(
+        dest="ag_cmd", required=True
+    )
+    a = ag.add_parser("add", help="create an agent; prints its key once, on the last line")
+    a.add_argument("name")
+    a.add_argument("--ip-allow", default="", help="comma-separated networks, e.g. 10.0.0.0/8")
+    a.add_argument("--sign", action="store_true", help="require HMAC-signed requests")
+    a.set_defaults(func=cmd_agents_add)
     ag.add_parser("list", help="every agent, its status and keys (never a secret)").set_defaults(
         func=cmd_agents_list
     )

@@ -19,16 +19,11 @@ from typing import Any
 import msgspec
 from sqlalchemy import Engine, select
 
+from gateway.cli_common import engine as _engine
 from gateway.errors import NotFound, UserError
 from gateway.services.people import CLI_ACTOR, Actor, Role
 from gateway.settings import Settings
 from reconciliation.money import format_amount, parse_amount
-
-
-def _engine(settings: Settings) -> Engine:
-    from gateway.db import make_engine
-
-    return make_engine(settings.database_url)
 
 
 def actor_for(engine: Engine, username: str | None) -> Actor:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from itertools import islice
 
-from sqlalchemy import Column, ColumnElement, Connection, MetaData, String, Table, select, text
+from sqlalchemy import Column, ColumnElement, Connection, MetaData, String, Table, select
 
 
 def reserve_ids(conn: Connection, table: Table, n: int) -> list[int]:
@@ -26,11 +26,14 @@ def reserve_ids(conn: Connection, table: Table, n: int) -> list[int]:
     if n == 0:
         return []
     if conn.dialect.name == "postgresql":
-        q = text(
-            f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
-            "FROM generate_series(1, :n)"
-        )
-        return list(conn.scalars(q, {"n": n}))
+        # the sequence named once: pg_get_serial_sequence in the select list runs per row
+        seq = conn.exec_driver_sql(
+            f"SELECT pg_get_serial_sequence('{table.name}', 'id')"
+        ).scalar_one()
+        rows = conn.exec_driver_sql(
+            "SELECT nextval(%s::regclass) FROM generate_series(1, %s)", (seq, n)
+        ).cursor.fetchall()
+        return [r[0] for r in rows]
     start = conn.exec_driver_sql(f"SELECT COALESCE(MAX(id), 0) FROM {table.name}").scalar_one()
     return list(range(start + 1, start + 1 + n))
 
@@ -92,13 +95,17 @@ def keyset(conn: Connection, name: str, keys: Iterable[str]) -> Table:
             f"tmp_{name}", _keysets, Column("k", String, primary_key=True), prefixes=["TEMPORARY"]
         )
     conn.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS tmp_{name} (k TEXT PRIMARY KEY)")
-    conn.exec_driver_sql(f"DELETE FROM tmp_{name}")
-    rows = [(k,) for k in set(keys)]
-    if rows:
-        mark = "%s" if conn.dialect.name == "postgresql" else "?"
-        conn.exec_driver_sql(f"INSERT INTO tmp_{name} (k) VALUES ({mark})", rows)
-        if mark == "%s":  # PostgreSQL plans a temporary table as tiny until it is analysed
-            conn.exec_driver_sql(f"ANALYZE tmp_{name}")
+    if conn.dialect.name != "postgresql":
+        conn.exec_driver_sql(f"DELETE FROM tmp_{name}")
+        rows = [(k,) for k in set(keys)]
+        if rows:
+            conn.exec_driver_sql(f"INSERT INTO tmp_{name} (k) VALUES (?)", rows)
+        return table
+    # TRUNCATE, not DELETE: nothing vacuums a temporary table, and dead keys pile up
+    conn.exec_driver_sql(f"TRUNCATE tmp_{name}")
+    if bulk_insert(conn, table, ("k",), ((k,) for k in set(keys))):
+        # PostgreSQL plans a temporary table as tiny until it is analysed
+        conn.exec_driver_sql(f"ANALYZE tmp_{name}")
     return table
 
 

@@ -11,10 +11,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from functools import cache
 from itertools import islice
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, select
 
 from reconciliation.allocate import DEFAULT_POLICY, AllocationPolicy
 from reconciliation.learning import DEFAULT_LEARN_AFTER
@@ -32,7 +31,7 @@ from reconciliation.screen import Plausibility, implausible_credit, screen
 from reconciliation.service.book import AccountBook
 from reconciliation.service.credits import plan_credits
 from reconciliation.service.learned import load_rules
-from reconciliation.service.load import IN_CHUNK
+from reconciliation.service.load import IN_CHUNK, load_originals
 from reconciliation.service.settle import settle_pending
 from reconciliation.service.write import persist
 from reconciliation.settlement import Collector
@@ -189,39 +188,18 @@ def _plan_reversals(
     """A bank's reversal finds its original by bank reference and amount, and compensates it.
 
     The original is looked up among all sources (a reversal may arrive on the statement for a
-    payment first seen elsewhere) by account servicer reference, then end-to-end id. Found
-    and placed: the reversal is ``reversed`` and points at it; not found: review.
+    payment first seen elsewhere) by account servicer reference, then end-to-end id
+    (``load_originals``). Found and placed: the reversal is ``reversed`` and points at it;
+    not found: review.
     """
     plans = []
-    for r in records:
-        original = _find_original(conn, r)
+    for r, original in zip(records, load_originals(conn, records), strict=True):
         if original is None:
             plans.append(
                 plan_other(r, fallback, PaymentStatus.REVIEW, ReasonCode.REVERSAL_UNMATCHED)
             )
             continue
         plan = plan_other(r, fallback, PaymentStatus.REVERSED, None)
-        plan.account_no = original.account_no
-        plan.reverses_payment_id = original.id
+        plan.reverses_payment_id, plan.account_no = original
         plans.append(plan)
     return plans
-
-
-def _find_original(conn: Connection, r: PaymentRecord) -> Row[Any, Any, Any] | None:
-    p = payments
-    for col, value in (
-        (p.c.account_servicer_ref, r.account_servicer_ref),
-        (p.c.end_to_end_id, r.end_to_end_id),
-    ):
-        if not value:
-            continue
-        row = conn.execute(
-            select(p.c.id, p.c.account_no, p.c.status)
-            .where(col == value, p.c.amount == r.amount, p.c.reversal.is_(False))
-            .where(p.c.status != PaymentStatus.REVERSED)
-            .order_by(p.c.id)
-            .limit(1)
-        ).first()
-        if row is not None:
-            return row
-    return None

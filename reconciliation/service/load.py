@@ -11,11 +11,31 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, Connection, CursorResult, Select, cast, func, select
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    CursorResult,
+    Select,
+    String,
+    and_,
+    cast,
+    func,
+    select,
+    values,
+)
+from sqlalchemy import column as sa_column
 
-from reconciliation.model import AccountInfo, OpenLine
+from reconciliation.model import AccountInfo, OpenLine, PaymentRecord, PaymentStatus
 from schemas.bulk import in_keys, keyset
-from schemas.tables import accounts, allocations, invoice_lines, invoices, providers, services
+from schemas.tables import (
+    accounts,
+    allocations,
+    invoice_lines,
+    invoices,
+    payments,
+    providers,
+    services,
+)
 
 # SQLite caps bound parameters per statement; chunk IN lists well below it.
 IN_CHUNK = 900
@@ -191,3 +211,46 @@ def load_invoices(
             table = keyset(conn, name, keys)
             rows.update(tuple(r) for r in conn.execute(q.where(in_keys(column, table))))
     return sorted(rows)
+
+
+#: (column value, amount) pairs per originals query: two bound parameters each.
+_PAIRS_CHUNK = IN_CHUNK // 2
+
+
+def load_originals(
+    conn: Connection, records: Sequence[PaymentRecord]
+) -> list[tuple[int, str | None] | None]:
+    """For each reversal record, the (id, account_no) of the payment it reverses, or None.
+
+    The original is a payment of any source, not itself a reversal nor already reversed,
+    with the record's amount and its account servicer reference, else its end-to-end id;
+    the lowest id when several qualify. One query per reference column and chunk of
+    records, joined against a VALUES list of (reference, amount) pairs through the column's
+    index, not a query per record.
+    """
+    p = payments
+    out: list[tuple[int, str | None] | None] = [None] * len(records)
+    for name in ("account_servicer_ref", "end_to_end_id"):
+        ref = p.c[name]
+        todo = [
+            (i, v, r.amount)
+            for i, r in enumerate(records)
+            if out[i] is None and (v := getattr(r, name))
+        ]
+        found: dict[tuple[str, int], tuple[int, str | None]] = {}
+        for chunk in chunks(sorted({(v, amount) for _, v, amount in todo}), _PAIRS_CHUNK):
+            wanted = (
+                values(sa_column("ref", String), sa_column("amount", BigInteger), name="wanted")
+                .data(list(chunk))
+                .cte("wanted")
+            )  # a CTE: SQLite names no columns of a VALUES alias
+            q = (
+                select(p.c.id, p.c.account_no, ref, p.c.amount)
+                .join(wanted, and_(ref == wanted.c.ref, p.c.amount == wanted.c.amount))
+                .where(p.c.reversal.is_(False), p.c.status != PaymentStatus.REVERSED)
+                .order_by(p.c.id.desc())  # the lowest id comes last, so it stays
+            )
+            found.update(((v, amount), (pid, acc)) for pid, acc, v, amount in conn.execute(q))
+        for i, v, amount in todo:
+            out[i] = found.get((v, amount))
+    return out

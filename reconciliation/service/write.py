@@ -18,7 +18,7 @@ from reconciliation.model import AllocationKind, AllocationRow, PaymentStatus
 from reconciliation.plan import Planned, allocation_kind, candidates_json
 from reconciliation.review import ReasonCode, ReviewState
 from reconciliation.service.learned import record_placements
-from reconciliation.service.load import RefIds, load_accounts
+from reconciliation.service.load import RefIds, chunks, load_accounts
 from schemas.bulk import bulk_insert, db_value, reserve_ids
 from schemas.tables import allocations, business_days, payments, review_items
 
@@ -220,16 +220,62 @@ def persist(
 
 
 def _apply_reversals(conn: Connection, plans: Sequence[Planned], actor: str) -> None:
+    """``reverse_allocations`` and the status ``reversed`` for every original the plans
+    reverse, in one read, one bulk insert and one update per chunk of originals (a statement
+    may carry hundreds of reversals). An original reversed twice in the batch is compensated
+    once, on the day of its first reversal."""
+    days: dict[int, date] = {}
     for p in plans:
-        if p.reverses_payment_id is None:
-            continue
-        reverse_allocations(
-            conn, p.reverses_payment_id, business_day=p.business_day, created_by=actor
+        if p.reverses_payment_id is not None:
+            days.setdefault(p.reverses_payment_id, p.business_day)
+    if not days:
+        return
+    a = allocations
+    now = db_value(conn, datetime.now(UTC))
+    for chunk in chunks(list(days)):
+        done = a.alias("done")  # a compensation row carries its original's payment_id
+        compensated = select(done.c.id).where(
+            done.c.payment_id == a.c.payment_id, done.c.reverses_id == a.c.id
         )
+        originals = conn.execute(
+            select(
+                a.c.id,
+                a.c.payment_id,
+                a.c.account_id,
+                a.c.invoice_line_id,
+                a.c.service_id,
+                a.c.provider_id,
+                a.c.amount,
+            )
+            .where(
+                a.c.payment_id.in_(chunk),
+                a.c.reverses_id.is_(None),
+                a.c.kind != AllocationKind.REVERSAL,
+                ~compensated.exists(),
+            )
+            .order_by(a.c.payment_id, a.c.id)
+        ).all()
+        ids = reserve_ids(conn, allocations, len(originals))
+        rows = [
+            (
+                aid,
+                pid,
+                acc,
+                line,
+                svc,
+                prov,
+                -amount,
+                AllocationKind.REVERSAL,
+                oid,
+                db_value(conn, days[pid]),
+                actor,
+                now,
+            )
+            for aid, (oid, pid, acc, line, svc, prov, amount) in zip(ids, originals, strict=True)
+        ]
+        bulk_insert(conn, allocations, ALLOCATION_COLUMNS, rows)
         conn.execute(
-            update(payments)
-            .where(payments.c.id == p.reverses_payment_id)
-            .values(status=PaymentStatus.REVERSED)
+            update(payments).where(payments.c.id.in_(chunk)).values(status=PaymentStatus.REVERSED)
         )
 
 

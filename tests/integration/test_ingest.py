@@ -147,6 +147,62 @@ def test_reversal_compensates_the_original(engine, settings) -> None:
     assert dict(kinds)["reversal"] == dict(kinds)["payment"]
 
 
+def test_reversals_of_a_file_find_their_originals_together(engine, settings) -> None:
+    """By servicer reference and amount, else end-to-end id; an original reversed twice in
+    one file is compensated once; a reversal whose amount differs goes to review."""
+    load_tiny_city(engine)
+    credits = [
+        WriterEntry(amount=10000, booking_date=DAY, acct_svcr_ref="B10", end_to_end_id="E10",
+                    remittance=f"cont personal {ACC_MARIA}"),
+        WriterEntry(amount=15000, booking_date=DAY, acct_svcr_ref="B11", end_to_end_id="E11",
+                    remittance=f"cont personal {ACC_ION}"),
+        WriterEntry(amount=5000, booking_date=DAY, acct_svcr_ref="B12",
+                    remittance=f"cont personal {ACC_MARIA}"),
+    ]  # fmt: skip
+    ingest_bytes(engine, settings, _statement(*credits), filename="a.xml", source="bank")
+    storno = partial(WriterEntry, booking_date=date(2026, 11, 21), direction="debit",
+                     reversal=True, remittance="storno")  # fmt: skip
+    stornos = [
+        storno(amount=10000, acct_svcr_ref="B10"),
+        storno(amount=15000, acct_svcr_ref="NOT-KNOWN", end_to_end_id="E11"),
+        storno(amount=4999, acct_svcr_ref="B12"),
+        storno(amount=10000, acct_svcr_ref="B10", entry_ref="again"),
+    ]
+    r = ingest_bytes(engine, settings, _statement(*stornos), filename="b.xml", source="bank")
+    assert r.status == "applied", r.reason
+    with engine.connect() as conn:
+        pays = conn.execute(
+            select(payments.c.id, payments.c.amount, payments.c.reversal, payments.c.status,
+                   payments.c.reverses_payment_id, payments.c.reason).order_by(payments.c.id)
+        ).all()  # fmt: skip
+        by_kind = dict(
+            conn.execute(
+                select(allocations.c.kind, func.sum(allocations.c.amount)).group_by(
+                    allocations.c.kind
+                )
+            ).all()
+        )
+        b10_kinds = dict(
+            conn.execute(
+                select(allocations.c.kind, func.count())
+                .where(allocations.c.payment_id == pays[0].id)
+                .group_by(allocations.c.kind)
+            ).all()
+        )
+    b10, b11, b12, *reversals = pays
+    assert (b10.status, b11.status, b12.status) == ("reversed", "reversed", "allocated")
+    assert by_kind["reversal"] == -(10000 + 15000)
+    assert b10_kinds["reversal"] == b10_kinds["payment"]  # compensated once, not twice
+    pointed = sorted((p.amount, p.status, p.reverses_payment_id) for p in reversals)
+    assert pointed == [
+        (4999, "review", None),
+        (10000, "reversed", b10.id),
+        (10000, "reversed", b10.id),
+        (15000, "reversed", b11.id),
+    ]
+    assert [p.reason for p in reversals if p.status == "review"] == ["REVERSAL_UNMATCHED"]
+
+
 def test_same_account_and_amount_from_another_channel_is_flagged(engine, settings) -> None:
     from fixtures.writers.post_registry import PostLine, write_post_registry
 

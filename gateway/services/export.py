@@ -20,13 +20,13 @@ from sqlalchemy import Connection, Engine, select
 
 from gateway.db import reading
 from gateway.errors import UserError
+from gateway.services.allocation_names import named_allocations
 from gateway.services.frozen import frozen_export
 from gateway.services.xlsx import Sheet, write_xlsx
 from reconciliation.money import format_amount
 from schemas.tables import (
     accounts,
     allocations,
-    invoice_lines,
     invoices,
     payments,
     providers,
@@ -173,12 +173,7 @@ def _allocation_rows(conn: Connection, day: date) -> Iterator[list]:
             a.c.amount,
             a.c.kind,
         )
-        .select_from(a)
-        .join(accounts, accounts.c.id == a.c.account_id)
-        .outerjoin(invoice_lines, invoice_lines.c.id == a.c.invoice_line_id)
-        .outerjoin(invoices, invoices.c.id == invoice_lines.c.invoice_id)
-        .outerjoin(services, services.c.id == a.c.service_id)
-        .outerjoin(providers, providers.c.id == a.c.provider_id)
+        .select_from(named_allocations())
         .where(a.c.business_day == day)
         .order_by(a.c.id)
     )

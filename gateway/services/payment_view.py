@@ -17,12 +17,12 @@ from sqlalchemy import Connection, Engine, func, select
 
 from gateway.db import reading
 from gateway.errors import NotFound
+from gateway.services.allocation_names import named_allocations
 from reconciliation.model import PaymentStatus
 from schemas.tables import (
     accounts,
     allocations,
     approvals,
-    invoice_lines,
     invoices,
     payments,
     review_items,
@@ -96,11 +96,7 @@ def payment_view(engine: Engine, payment_id: int) -> PaymentView:
                     a.c.created_by,
                     a.c.reverses_id,
                 )
-                .select_from(a)
-                .join(accounts, accounts.c.id == a.c.account_id)
-                .outerjoin(invoice_lines, invoice_lines.c.id == a.c.invoice_line_id)
-                .outerjoin(invoices, invoices.c.id == invoice_lines.c.invoice_id)
-                .outerjoin(services, services.c.id == a.c.service_id)
+                .select_from(named_allocations())
                 .where(a.c.payment_id == payment_id)
                 .order_by(a.c.id)
             )

@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection, ScalarSelect, insert, select, update
 
+from gateway.services.allocation_names import named_allocations
 from gateway.services.review.structs import Candidate, ItemConflict, ItemState
 from reconciliation.fold import search_text
 from reconciliation.model import AllocationRow, PaymentStatus
@@ -25,7 +26,6 @@ from schemas.tables import (
     allocations,
     approvals,
     business_days,
-    invoice_lines,
     invoices,
     payments,
     providers,
@@ -332,12 +332,7 @@ def posted_rows(conn: Connection, payment_id: int) -> list[tuple[int, Allocation
             providers.c.code,
             a.c.amount,
         )
-        .select_from(a)
-        .join(accounts, accounts.c.id == a.c.account_id)
-        .outerjoin(invoice_lines, invoice_lines.c.id == a.c.invoice_line_id)
-        .outerjoin(invoices, invoices.c.id == invoice_lines.c.invoice_id)
-        .outerjoin(services, services.c.id == a.c.service_id)
-        .outerjoin(providers, providers.c.id == a.c.provider_id)
+        .select_from(named_allocations())
         .where(a.c.payment_id == payment_id, a.c.reverses_id.is_(None))
         .where(a.c.id.not_in(compensated))
         .order_by(a.c.id)

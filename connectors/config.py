@@ -155,10 +155,10 @@ def parse_config(raw: dict[str, Any], *, base_dir: Path, where: str = "config") 
     connectors = tuple(
         _parse_one(t, index=i, base_dir=base_dir, where=where) for i, t in enumerate(tables)
     )
-    _check_unique(connectors, where)
+    _check_unique((c.name for c in connectors), "connector {}: name", where)
     collector_tables = _array(raw, "collector", where)
     collectors = tuple(_collector(t, i, where) for i, t in enumerate(collector_tables))
-    _check_unique_codes(collectors, where)
+    _check_unique((c.code for c in collectors), "collector {}: code", where)
     return GatewayConfig(
         connectors=connectors,
         collectors=collectors or None,
@@ -174,12 +174,13 @@ def _array(raw: dict[str, Any], key: str, where: str) -> list[Any]:
     return tables
 
 
-def _check_unique(connectors: Iterable[ConnectorConfig], where: str) -> None:
+def _check_unique(keys: Iterable[str], what: str, where: str) -> None:
+    """``what`` is the table and its key field, e.g. "connector {}: name"."""
     seen: set[str] = set()
-    for c in connectors:
-        if c.name in seen:
-            raise UserError(f"{where}: connector {c.name}: name used twice")
-        seen.add(c.name)
+    for key in keys:
+        if key in seen:
+            raise UserError(f"{where}: {what.format(key)} used twice")
+        seen.add(key)
 
 
 def _parse_one(table: Any, *, index: int, base_dir: Path, where: str) -> ConnectorConfig:
@@ -365,14 +366,6 @@ def _int(label: str, table: dict[str, Any], key: str, default: int, low: int, hi
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise UserError(f"{label}: field {key}: expected an integer {low}-{high}, got {value!r}")
     return value
-
-
-def _check_unique_codes(collectors: Iterable[Collector], where: str) -> None:
-    seen: set[str] = set()
-    for c in collectors:
-        if c.code in seen:
-            raise UserError(f"{where}: collector {c.code}: code used twice")
-        seen.add(c.code)
 
 
 def _allocation(table: Any, where: str) -> AllocationPolicy:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import anyio.to_thread
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import MediaType, Request
+from litestar.datastructures import FormMultiDict
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
@@ -140,3 +141,14 @@ async def flash(request: Request, level: str, text: str) -> None:
 def see_other(path: str) -> Redirect:
     """POST -> redirect -> GET: a reload never resubmits the form."""
     return Redirect(path, status_code=303)
+
+
+def form_version(form: FormMultiDict) -> int | None:
+    """The ``version`` hidden field of an action form: the version the page showed."""
+    text = str(form.get("version", "")).strip()
+    return int(text) if text.isdigit() else None
+
+
+def form_token(form: FormMultiDict) -> str | None:
+    """The ``form_token`` hidden field: a resubmitted form carries the same one (acts once)."""
+    return str(form.get("form_token") or "") or None

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
+from litestar.datastructures import FormMultiDict
 from litestar.testing import TestClient
 from sqlalchemy import Engine, select
 
 from gateway.services.review_item import item_page
+from gateway.web.render import form_token, form_version
 from schemas.tables import review_items
 from tests.workspace.kit import A1, A2, A5, csrf_of, sign_in
 
@@ -173,3 +175,10 @@ def test_each_resolution_form_reaches_its_action_with_its_fields(
     back = post("MULTIPLE_ACCOUNTS", "undo", reason="wrong flats")
     assert back.status_code == 303 and back.headers["location"] == "/app/queue"
     assert state("MULTIPLE_ACCOUNTS")[0] == "resolved_split"  # an undo waits for a supervisor
+
+
+def test_the_hidden_fields_of_an_action_form_are_read_once_for_every_page() -> None:
+    shown = FormMultiDict({"version": " 7 ", "form_token": "t-1"})
+    assert (form_version(shown), form_token(shown)) == (7, "t-1")
+    for blank in (FormMultiDict({}), FormMultiDict({"version": "x", "form_token": ""})):
+        assert (form_version(blank), form_token(blank)) == (None, None)

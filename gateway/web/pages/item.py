@@ -30,7 +30,7 @@ from gateway.services.review.reads import show
 from gateway.services.review.structs import ActionResult, ReviewConfig, SharePart
 from gateway.services.review_item import item_page
 from gateway.web.auth import requires, who
-from gateway.web.render import flash, is_htmx, page, see_other
+from gateway.web.render import flash, form_token, form_version, is_htmx, page, see_other
 from reconciliation.money import MoneyError, parse_amount
 from reconciliation.references import normalize_account_no
 from reconciliation.review import ReviewState
@@ -105,11 +105,6 @@ async def raw_file(request: Request, raw_id: FromPath[int]) -> Response:
     )
 
 
-def _version(form: FormMultiDict) -> int | None:
-    text = str(form.get("version", "")).strip()
-    return int(text) if text.isdigit() else None
-
-
 def _account(text: str) -> str:
     canonical = normalize_account_no(text or "")
     if canonical is None:
@@ -156,12 +151,8 @@ async def _act(
     return see_other(f"/app/items/{item_id}" if still_here else "/app/queue")
 
 
-def _token(form: FormMultiDict) -> str | None:
-    return str(form.get("form_token") or "") or None
-
-
 def _common(form: FormMultiDict) -> dict[str, Any]:
-    return {"expected_version": _version(form), "form_token": _token(form)}
+    return {"expected_version": form_version(form), "form_token": form_token(form)}
 
 
 Parse = Callable[[FormMultiDict], dict[str, Any]]
@@ -234,10 +225,10 @@ async def accept(request: Request, item_id: FromPath[int]) -> Any:
         state = show(engine, item_id).item
         if not state.candidates:
             raise UserError(f"item {item_id} has no candidate to accept; open it")
-        version = _version(form) or state.version
+        version = form_version(form) or state.version
         return review.assign(
             engine, actor, item_id, state.candidates[0].account_no, note="best candidate",
-            expected_version=version, form_token=_token(form), config=config,
+            expected_version=version, form_token=form_token(form), config=config,
         )  # fmt: skip
 
     return await _act(request, item_id, call)
@@ -262,7 +253,7 @@ async def comment(request: Request, item_id: FromPath[int]) -> Any:
 
     def call(form: FormMultiDict, engine: Any) -> ActionResult:
         text = str(form.get("text", ""))
-        return review.comment(engine, actor, item_id, text, form_token=_token(form))
+        return review.comment(engine, actor, item_id, text, form_token=form_token(form))
 
     return await _act(request, item_id, call)
 

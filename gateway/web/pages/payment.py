@@ -23,7 +23,7 @@ from gateway.services import review
 from gateway.services.payment_view import payment_view
 from gateway.services.people import Role
 from gateway.web.auth import requires, who
-from gateway.web.render import flash, page, see_other
+from gateway.web.render import flash, form_token, form_version, page, see_other
 
 
 async def render_payment(
@@ -48,9 +48,7 @@ async def payment(request: Request, payment_id: FromPath[int]) -> Template:
 async def unmatch(request: Request, payment_id: FromPath[int]) -> Template | Redirect:
     form = await request.form()
     actor, engine = who(request).actor, request.app.state.engine
-    text = str(form.get("version", "")).strip()
-    version = int(text) if text.isdigit() else None
-    token = str(form.get("form_token") or "") or None
+    version, token = form_version(form), form_token(form)
 
     def call() -> Any:
         return review.unmatch(engine, actor, payment_id, reason=str(form.get("reason", "")),

@@ -1,4 +1,5 @@
-"""A real `gateway serve` on a free port for browser tests, and Chromium launched by playwright.
+"""A real `gateway serve` on a free port for browser tests, and Chromium launched by playwright
+(the ``browser`` fixture is in conftest.py).
 
 Debian's /usr/bin/chromium, never a downloaded browser (`playwright install` is never run).
 """
@@ -16,6 +17,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import Engine
+
+from gateway.db import make_engine
+from gateway.migrate import upgrade
+from tests.conftest import require
+from tests.workspace.kit import PASSWORD, add_people, insert_city
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -69,3 +76,28 @@ def shots_dir(tmp: Path) -> Path:
         path = tmp / "screenshots"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def workspace_db(tmp_path: Path) -> tuple[Engine, dict[str, int], dict[str, str]]:
+    """A fresh SQLite database with the workspace kit's city, queue and people: its engine (for
+    a test's own rows; dispose it before serving), the review item ids by reason, and the
+    environment of a `gateway serve` on it. Skipped where Chromium is missing."""
+    require(Path(CHROMIUM).exists(), f"{CHROMIUM} not installed")
+    url = f"sqlite:///{tmp_path / 'gw.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    ids = insert_city(engine)
+    add_people(engine)
+    return engine, ids, {"GATEWAY_DATABASE_URL": url, "GATEWAY_DATA_DIR": str(tmp_path / "data")}
+
+
+def signed_in(browser, base: str, user: str):  # type: ignore[no-untyped-def]
+    """A new browser context (its own cookies) with ``user`` signed in, on the queue."""
+    page = browser.new_context(viewport=VIEWPORT).new_page()
+    page.goto(f"{base}/app/queue")
+    assert "/app/login" in page.url
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/app/queue")
+    return page

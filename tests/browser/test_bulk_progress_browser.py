@@ -12,12 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert
 
-from gateway.db import make_engine
-from gateway.migrate import upgrade
 from schemas import tables as t
-from tests.browser.serve import ARGS, CHROMIUM, VIEWPORT, gateway_serve, shots_dir
-from tests.conftest import require
-from tests.workspace.kit import A1, DAY, PASSWORD, add_people, insert_city
+from tests.browser.serve import gateway_serve, shots_dir, signed_in, workspace_db
+from tests.workspace.kit import A1, DAY
 
 pytestmark = pytest.mark.browser
 MANY = 4999  # with the kit's own item, the most one bulk request takes (ten batches)
@@ -45,37 +42,11 @@ def _many_items(engine) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[str]:
-    require(Path(CHROMIUM).exists(), f"{CHROMIUM} not installed")
-    url = f"sqlite:///{tmp_path / 'gw.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    insert_city(engine)
-    add_people(engine)
+    engine, _, env = workspace_db(tmp_path)
     _many_items(engine)
     engine.dispose()
-    env = {"GATEWAY_DATABASE_URL": url, "GATEWAY_DATA_DIR": str(tmp_path / "data")}
     with gateway_serve(env) as base:
         yield base
-
-
-@pytest.fixture
-def browser():  # type: ignore[no-untyped-def]
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-def signed_in(browser, base: str, user: str):  # type: ignore[no-untyped-def]
-    page = browser.new_context(viewport=VIEWPORT).new_page()
-    page.goto(f"{base}/app/queue")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/app/queue")
-    return page
 
 
 def test_a_bulk_approval_shows_its_progress_then_its_result(  # type: ignore[no-untyped-def]

@@ -9,48 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from gateway.db import make_engine
-from gateway.migrate import upgrade
-from tests.browser.serve import ARGS, CHROMIUM, VIEWPORT, gateway_serve, shots_dir
-from tests.conftest import require
-from tests.workspace.kit import A1, PASSWORD, add_allocated_payment, add_people, insert_city
+from tests.browser.serve import gateway_serve, shots_dir, signed_in, workspace_db
+from tests.workspace.kit import A1, add_allocated_payment
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[tuple[str, int]]:
-    require(Path(CHROMIUM).exists(), f"{CHROMIUM} not installed")
-    url = f"sqlite:///{tmp_path / 'gw.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    insert_city(engine)
-    add_people(engine)
+    engine, _, env = workspace_db(tmp_path)
     pid = add_allocated_payment(engine)
     engine.dispose()
-    env = {"GATEWAY_DATABASE_URL": url, "GATEWAY_DATA_DIR": str(tmp_path / "data")}
     with gateway_serve(env) as base:
         yield base, pid
-
-
-@pytest.fixture
-def browser():  # type: ignore[no-untyped-def]
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-def signed_in(browser, base: str, user: str):  # type: ignore[no-untyped-def]
-    page = browser.new_context(viewport=VIEWPORT).new_page()
-    page.goto(f"{base}/app/queue")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/app/queue")
-    return page
 
 
 def test_unmatch_an_automatic_allocation_from_the_account_page(  # type: ignore[no-untyped-def]

@@ -14,12 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert
 
-from gateway.db import make_engine
-from gateway.migrate import upgrade
 from schemas import tables as t
-from tests.browser.serve import ARGS, CHROMIUM, VIEWPORT, gateway_serve
-from tests.conftest import require
-from tests.workspace.kit import A1, A4, PASSWORD, add_people, insert_city
+from tests.browser.serve import gateway_serve, signed_in, workspace_db
+from tests.workspace.kit import A1, A4
 
 pytestmark = pytest.mark.browser
 TOKEN_JS = "() => JSON.parse(document.body.getAttribute('hx-headers'))['x-csrftoken']"
@@ -27,12 +24,7 @@ TOKEN_JS = "() => JSON.parse(document.body.getAttribute('hx-headers'))['x-csrfto
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[tuple[str, dict[str, int]]]:
-    require(Path(CHROMIUM).exists(), f"{CHROMIUM} not installed")
-    url = f"sqlite:///{tmp_path / 'gw.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    ids = insert_city(engine)
-    add_people(engine)
+    engine, ids, env = workspace_db(tmp_path)
     with engine.begin() as conn:  # a second supervisor: nobody approves their own request
         sam = conn.execute(t.users.select().where(t.users.c.username == "sam")).one()
         conn.execute(
@@ -48,31 +40,8 @@ def world(tmp_path: Path) -> Iterator[tuple[str, dict[str, int]]]:
             ],
         )
     engine.dispose()
-    env = {"GATEWAY_DATABASE_URL": url, "GATEWAY_DATA_DIR": str(tmp_path / "data")}
     with gateway_serve(env) as base:
         yield base, ids
-
-
-@pytest.fixture
-def browser():  # type: ignore[no-untyped-def]
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-def signed_in(browser, base: str, user: str):  # type: ignore[no-untyped-def]
-    """A new browser context (its own cookies) with ``user`` signed in, on the queue."""
-    page = browser.new_context(viewport=VIEWPORT).new_page()
-    page.goto(f"{base}/app/queue")
-    assert "/app/login" in page.url
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/app/queue")
-    return page
 
 
 def rows(page) -> list[str]:  # type: ignore[no-untyped-def]

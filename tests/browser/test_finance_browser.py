@@ -4,11 +4,13 @@ A small generated day is loaded (balanced), and the next day gets a statement br
 registry whose lump sum never came and an unresolved storno. A finance user signs in, sees
 the red lines on the next day and the close refused, closes the balanced day with the
 button, creates and downloads its payment order, and looks at the charts. Screenshots go
-to docs/screenshots/ (the README shows them).
+to docs/screenshots/ with PLATA_SCREENSHOTS=1 (`make screenshots`), else to a temporary
+folder (``serve.shots_dir``), so a test run leaves the README's pictures alone.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,13 +24,13 @@ from gateway.db import make_engine
 from gateway.migrate import upgrade
 from gateway.services.report import daily_report
 from gateway.settings import Settings
-from tests.browser.serve import ARGS, CHROMIUM, gateway_serve
+from tests.browser.serve import ARGS, CHROMIUM, gateway_serve, shots_dir
 from tests.conftest import require
 from tests.integration.finance_kit import CENTRE_IBAN, DAY, ingest, load_day, make_city
 from tests.workspace.kit import PASSWORD, add_people
 
 pytestmark = pytest.mark.browser
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SHOTS = shots_dir(Path(tempfile.mkdtemp(prefix="finance-shots-")))
 NEXT = DAY + timedelta(days=1)
 
 
@@ -94,7 +96,6 @@ def page(server: str):  # type: ignore[no-untyped-def]
 
 
 def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / name), full_page=True)
 
 

@@ -15,6 +15,7 @@ import asyncio
 import queue
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -97,12 +98,14 @@ class GroupCommit:
     def _commit(self, batch: list[tuple[Callable[[Connection], Any], Future]]) -> None:
         done: list[tuple[Future, Any, BaseException | None]] = []
         try:
-            with self.engine.begin() as conn:
+            with self.engine.connect() as conn:
                 raw: Any = conn.connection.driver_connection
                 _tune(raw)
+                begin_promptly(conn)
                 _writer.conn = conn
                 for fn, fut in batch:
                     done.append(_savepoint(raw, conn, fn, fut))
+                conn.commit()  # an error rolls back as the connection closes
         except Exception as exc:  # the commit itself failed: nothing of the batch is stored
             done = [(fut, None, exc) for _, fut in batch]
         finally:
@@ -119,13 +122,49 @@ _writer = threading.local()
 BUSY_TIMEOUT_MS = 30_000
 
 
+def retry_pause(waited: float) -> float:
+    """The sleep before the next try for the write lock, after ``waited`` seconds: 1-5 ms.
+
+    SQLite's own busy handler sleeps up to 100 ms between tries, so a waiting writer
+    oversleeps the few milliseconds an ingest leaves between its write transactions; short
+    sleeps get the lock within milliseconds of the holder's commit (a failed try costs
+    microseconds), longer ones once the holder is plainly in for a long hold.
+    """
+    return 0.001 if waited < 0.1 else 0.002 if waited < 1.0 else 0.005
+
+
+def is_busy(exc: OperationalError) -> bool:
+    """SQLite's SQLITE_BUSY ("database is locked"): another connection holds the lock."""
+    return getattr(exc.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
+
+
+def begin_promptly(conn: Connection) -> None:
+    """BEGIN IMMEDIATE on ``conn``, trying again every few ms (``retry_pause``) up to
+    ``BUSY_TIMEOUT_MS`` instead of waiting in SQLite's busy handler."""
+    raw: Any = conn.connection.driver_connection
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        start = time.monotonic()
+        while True:
+            try:
+                conn.begin()
+                return
+            except OperationalError as exc:
+                waited = time.monotonic() - start
+                if not is_busy(exc) or waited * 1000 >= BUSY_TIMEOUT_MS:
+                    raise
+            time.sleep(retry_pause(waited))
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+
 class LoopWriter:
-    """The event loop's SQLite writer: statements on the loop thread, waits in worker threads.
+    """The event loop's SQLite writer: statements on the loop thread, the fsync in a thread.
 
     Same batching as ``GroupCommit``, but the jobs run on the event loop thread itself and
-    only ``COMMIT`` (the fsync) goes to a worker thread, with ``BEGIN IMMEDIATE`` when another
-    process holds the write lock (the writer's connection does not wait for locks, so BEGIN
-    is tried on the loop first and handed to a thread that may wait only when it fails).
+    only ``COMMIT`` (the fsync) goes to a worker thread. The writer's connection does not
+    wait for locks: when another process holds the write lock, ``BEGIN IMMEDIATE`` is tried
+    again on the loop every few milliseconds (``retry_pause``) while the loop serves others.
     Why: a separate writer thread and the event loop hand the interpreter back and forth on
     every SQLite call, and that, not SQLite, limited posting (docs/perf.md); a payment's
     statements are less CPU than the HTTP work around them, so the loop can afford them.
@@ -190,15 +229,21 @@ class LoopWriter:
             raise
 
     async def _begin(self) -> Connection:
-        """BEGIN IMMEDIATE on the kept connection: on the loop when the write lock is free
-        (the usual case: this process is SQLite's only writer), else in a worker thread that
-        waits for it like any other writer."""
+        """BEGIN IMMEDIATE on the kept connection, on the loop: at once when the write lock
+        is free (the usual case: this process is SQLite's only writer); else tried again
+        after ``retry_pause`` (an ``asyncio.sleep``, the loop runs meanwhile), so the batch
+        gets the lock within milliseconds of the other writer's commit."""
         conn = self._connection()
-        try:
-            conn.begin()
-        except OperationalError:  # SQLITE_BUSY at once: another writer holds the lock
-            await anyio.to_thread.run_sync(self._begin_waiting, conn)
-        return conn
+        start = time.monotonic()
+        while True:
+            try:
+                conn.begin()
+                return conn
+            except OperationalError as exc:  # SQLITE_BUSY at once: another writer holds it
+                waited = time.monotonic() - start
+                if not is_busy(exc) or waited * 1000 >= BUSY_TIMEOUT_MS:
+                    raise
+            await asyncio.sleep(retry_pause(waited))
 
     def _connection(self) -> Connection:
         """The kept connection, opened with the API's pragmas and no busy wait."""
@@ -209,15 +254,6 @@ class LoopWriter:
             raw.execute("PRAGMA busy_timeout=0")
             self.conn = conn
         return self.conn
-
-    @staticmethod
-    def _begin_waiting(conn: Connection) -> None:
-        raw: Any = conn.connection.driver_connection
-        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        try:
-            conn.begin()
-        finally:
-            raw.execute("PRAGMA busy_timeout=0")
 
     def _release(self) -> None:
         """Give the connection back to the pool, on the loop thread (after a commit there is

@@ -38,7 +38,7 @@ from connectors.formats import FORMATS, Format, FormatError, detect_format, get_
 from connectors.formats.base import DEFAULT_OPTIONS, FileReading, ReadOptions
 from connectors.parse_worker import WORKER_MIN_BYTES, WorkerFailed, read_in_worker
 from gateway.collectors import collectors_of
-from gateway.db import AnyRow
+from gateway.db import AnyRow, reading
 from gateway.errors import UserError
 from gateway.gcpause import gc_paused
 from gateway.logging import get_logger
@@ -47,7 +47,7 @@ from gateway.services import ingest_rounds, rawstore
 from gateway.services.statements import record_statements
 from gateway.settings import Settings
 from reconciliation.service import apply_records, business_today
-from schemas.tables import raw_files
+from schemas.tables import payment_order_lines, raw_files
 
 log = get_logger("gateway.ingest")
 
@@ -221,8 +221,15 @@ def _confirm_orders(engine: Engine) -> None:
     from gateway.services.orders import confirm_orders
 
     try:
-        with engine.begin() as conn:
-            confirm_orders(conn)
+        with reading(engine) as conn:  # most days have no transfer waiting: no write lock
+            waiting = conn.execute(
+                select(payment_order_lines.c.id)
+                .where(payment_order_lines.c.confirmed_payment_id.is_(None))
+                .limit(1)
+            ).first()
+        if waiting is not None:
+            with engine.begin() as conn:
+                confirm_orders(conn)
     except Exception as exc:
         log.error("orders.confirm_failed", error=type(exc).__name__)
 
@@ -310,14 +317,10 @@ def _apply(
     timezone: str,
 ) -> dict[str, int]:
     today = business_today(timezone)
-
-    def on_round(done: int) -> None:
-        ingest_rounds.commit_round(conn, raw_id, done)
-        if progress is not None:
-            progress.update(done)
-
     with ingest_rounds.rounds_connection(engine, INGEST_CACHE_MB) as conn, _claimed(conn, raw_id):
         _claim(conn, raw_id)
+        shown = progress.update if progress is not None else None
+        rounds = ingest_rounds.Rounds(conn, raw_id, round_size, on_commit=shown)
         counts = apply_records(
             conn,
             reading.records,
@@ -329,8 +332,8 @@ def _apply(
             learn_after=learn_after,
             plausibility=config.plausibility,
             policy=config.allocation,
-            round_size=round_size or ingest_rounds.round_size(conn),
-            on_round=on_round,
+            round_size=round_size,
+            tx=rounds,
         )
         # an intraday report may hold no money at all, yet its statement is worth keeping
         if not counts.get("records") and not reading.statements:

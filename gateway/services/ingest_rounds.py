@@ -5,12 +5,18 @@
   connection), on SQLite a byte-range lock at offset ``raw_id`` of one lock file beside the
   database (released by the OS when the process dies) plus an in-process set for threads.
   A second ingest of the same file answers "already being ingested".
-- Rounds: the file is applied in rounds, each its own transaction that also records the
-  file's progress (``raw_files.records`` and the reason "applying: N records so far"), so
-  SQLite's write lock is given back between rounds (the bank API's posts get in) and a crash
-  resumes: the next run skips what earlier rounds stored, by (source, external_id), and
-  applies the rest. Lump sums, debits, reversals, settlement and the statements are written
-  by the last transaction, which also marks the file ``applied``.
+- Rounds (``Rounds``): the file is applied in write transactions that each also record the
+  file's progress (``raw_files.records`` and the reason "applying: N records so far"), so a
+  crash resumes: the next run skips what earlier transactions stored, by (source,
+  external_id), and applies the rest. On SQLite the rounds are planned in read transactions
+  and written in short write transactions of at most ``SQLITE_ROUND`` records and about
+  ``reconciliation.service.rounds.BUDGET`` seconds each, re-checked against what other
+  writers committed meanwhile (that module's doc), with a pause of ``SQLITE_PAUSE`` after
+  each commit: the bank API's writer, which tries for the lock every few ms
+  (``gateway.writer``), gets in within milliseconds. On PostgreSQL (no global write lock)
+  a round of ``apply.ROUND_SIZE`` records is planned and written in one transaction. Lump
+  sums, debits, reversals, settlement and the statements are written by the last
+  transaction, which also marks the file ``applied``.
 - Undo: a file found bad after some rounds were committed (a late format error, a value the
   database refuses) is undone by its identity: every payment with its ``raw_file_id``, their
   allocations, learned placements and review items are deleted in one transaction, then the
@@ -23,18 +29,20 @@ import fcntl
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, delete, select, text, update
 
+from reconciliation.service import ROUND_SIZE
 from schemas.tables import allocations, learned_placements, payments, raw_files, review_items
 
-#: Records per committed round: on SQLite small, so a post waits at most one short round.
-SQLITE_ROUND = 2_000
-#: After each commit the ingest pauses this long, so writers waiting for the lock get it.
-SQLITE_PAUSE = 0.01
+#: Records per write transaction on SQLite at most (its time budget usually makes it fewer).
+SQLITE_ROUND = 500
+#: After each commit the ingest pauses this long, so writers waiting for the lock get it
+#: (they try every 1-5 ms).
+SQLITE_PAUSE = 0.005
 _ADVISORY_CLASS = 0x1D6E  # pg_try_advisory_lock(class, raw_id): "ingest of this file"
 
 _local = threading.Lock()
@@ -88,21 +96,45 @@ def _cross_process(conn: Connection, raw_id: int) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-def round_size(conn: Connection) -> int | None:
-    """The committed round's size: small on SQLite, the apply's own default elsewhere."""
-    return SQLITE_ROUND if conn.dialect.name == "sqlite" else None
+class Rounds:
+    """The ingest's transactions (``reconciliation.service.rounds.Transactions``) on its
+    connection: read and write transactions on SQLite (``split``), rounds elsewhere."""
 
+    def __init__(
+        self,
+        conn: Connection,
+        raw_id: int,
+        most: int | None = None,
+        on_commit: Callable[[int], object] | None = None,
+    ) -> None:
+        self.conn, self.raw_id, self.on_commit = conn, raw_id, on_commit
+        self.split = conn.dialect.name == "sqlite"
+        self.most = most or (SQLITE_ROUND if self.split else ROUND_SIZE)
 
-def commit_round(conn: Connection, raw_id: int, done: int) -> None:
-    """Record the progress in the round's transaction, commit it, let waiting writers in."""
-    conn.execute(
-        update(raw_files)
-        .where(raw_files.c.id == raw_id)
-        .values(records=done, reason=f"applying: {done} records so far")
-    )
-    conn.commit()
-    if conn.dialect.name == "sqlite":
-        time.sleep(SQLITE_PAUSE)
+    def read(self) -> None:
+        self._begin(deferred=True)
+
+    def write(self) -> None:
+        self._begin(deferred=False)
+
+    def _begin(self, *, deferred: bool) -> None:
+        if self.conn.in_transaction():
+            self.conn.rollback()  # a read transaction, or nothing written yet
+        self.conn.execution_options(sqlite_deferred=deferred)
+        self.conn.begin()
+
+    def commit(self, done: int) -> None:
+        """Record the progress in the transaction, commit it, let waiting writers in."""
+        self.conn.execute(
+            update(raw_files)
+            .where(raw_files.c.id == self.raw_id)
+            .values(records=done, reason=f"applying: {done} records so far")
+        )
+        self.conn.commit()
+        if self.on_commit is not None:
+            self.on_commit(done)
+        if self.split:
+            time.sleep(SQLITE_PAUSE)
 
 
 def undo(engine: Engine, raw_id: int) -> int:

@@ -28,6 +28,7 @@ from reconciliation.plan import (
     seen_batch,
 )
 from reconciliation.service.book import AccountBook
+from reconciliation.service.footprint import Keys, record_reads
 from reconciliation.service.load import load_invoices, load_open_lines
 from schemas.bulk import in_keys, keyset
 from schemas.tables import payments
@@ -75,18 +76,26 @@ def plan_credits(
     book: AccountBook | None,
     rules: LearnedRules | None = None,
     policy: AllocationPolicy = DEFAULT_POLICY,
+    *,
+    reads: list[Keys] | None = None,
 ) -> list[Planned]:
+    """``reads``, when given, gets each record's read keys (``footprint.record_reads``)."""
     if not records:
         return []
     index = load_index(conn, records, book)
     decisions = match_batch(records, index)
+    stages = [decisions]
     missing = extend_index(conn, index, decisions)
     if missing:
         decisions = [rematch(r, d, index, missing) for r, d in zip(records, decisions, strict=True)]
+        stages.append(decisions)
     learned: list[int | None] = []
     if rules:
         decisions, learned = apply_rules(records, decisions, rules, index)
         _load_learned_lines(conn, index, decisions, learned)
+        stages.append(decisions)
+    if reads is not None:
+        reads.extend(record_reads(records, stages, index))
     flags = duplicates(conn, records, decisions, source, fallback)
     plans = plan_decisions(
         records, decisions, index, flags=flags, source=source, fallback=fallback, policy=policy

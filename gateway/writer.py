@@ -12,6 +12,7 @@ plain transaction per call. See docs/perf.md for the figures behind this design.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import sqlite3
 import threading
@@ -223,6 +224,7 @@ class LoopWriter:
             finally:
                 _writer.conn = None
             await anyio.to_thread.run_sync(conn.commit)
+            checkpoints(self.engine).wanted()
             return done
         except BaseException:
             self._release()  # rolls back what was not committed
@@ -252,6 +254,7 @@ class LoopWriter:
             raw: Any = conn.connection.driver_connection
             _tune(raw)
             raw.execute("PRAGMA busy_timeout=0")
+            raw.execute("PRAGMA wal_autocheckpoint=0")  # done by ``Checkpoints``, off the path
             self.conn = conn
         return self.conn
 
@@ -266,9 +269,65 @@ class LoopWriter:
                 raw: Any = conn.connection.driver_connection
                 raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
                 raw.execute("PRAGMA temp_store=DEFAULT")
+                raw.execute("PRAGMA wal_autocheckpoint=1000")  # SQLite's default
             except Exception:  # a broken connection: not to be handed out again
                 conn.invalidate()
             conn.close()
+
+
+class Checkpoints:
+    """WAL checkpoints for the event loop's writer, in a thread of their own.
+
+    SQLite checkpoints the WAL in the commit that finds it over 1,000 pages, whichever
+    connection commits: during an ingest (megabytes of WAL a second) that was often a post's
+    commit, and every post queued behind it waited for the copy and its fsync (hundreds of
+    ms). The loop's writer does not checkpoint (``wal_autocheckpoint=0``); after its commits
+    this thread runs a PASSIVE checkpoint (it never waits for, nor blocks, a writer) at most
+    every ``EVERY`` seconds, and ends after ``IDLE`` seconds without commits.
+    """
+
+    EVERY = 1.0
+    IDLE = 30.0
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.pending = threading.Event()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def wanted(self) -> None:
+        self.pending.set()
+        if self.thread is None:
+            with self.lock:
+                if self.thread is None:
+                    self.thread = threading.Thread(
+                        target=self._loop, name="sqlite-checkpoints", daemon=True
+                    )
+                    self.thread.start()
+
+    def _loop(self) -> None:
+        raw: Any = self.engine.raw_connection()
+        try:
+            while self.pending.wait(self.IDLE):
+                self.pending.clear()
+                with contextlib.suppress(sqlite3.Error):  # the next commit asks again
+                    raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                time.sleep(self.EVERY)
+        finally:
+            with self.lock:
+                self.thread = None
+            raw.close()
+
+
+_CHECKPOINTS: weakref.WeakKeyDictionary[Engine, Checkpoints] = weakref.WeakKeyDictionary()
+
+
+def checkpoints(engine: Engine) -> Checkpoints:
+    with _GROUPS_LOCK:
+        found = _CHECKPOINTS.get(engine)
+        if found is None:
+            found = _CHECKPOINTS[engine] = Checkpoints(engine)
+    return found
 
 
 def _savepoint(raw: Any, conn: Connection, fn: Callable[[Connection], Any], fut: Any) -> Done:

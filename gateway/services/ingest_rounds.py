@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, select, text, update
 
@@ -42,7 +43,7 @@ from schemas.tables import allocations, learned_placements, payments, raw_files,
 SQLITE_ROUND = 500
 #: After each commit the ingest pauses this long, so writers waiting for the lock get it
 #: (they try every 1-5 ms).
-SQLITE_PAUSE = 0.005
+SQLITE_PAUSE = 0.003
 _ADVISORY_CLASS = 0x1D6E  # pg_try_advisory_lock(class, raw_id): "ingest of this file"
 
 _local = threading.Lock()
@@ -114,12 +115,15 @@ class Rounds:
     def read(self) -> None:
         self._begin(deferred=True)
 
-    def write(self) -> None:
-        self._begin(deferred=False)
+    def write(self, *, last: bool = False) -> None:
+        self._begin(deferred=False, durable=last)
 
-    def _begin(self, *, deferred: bool) -> None:
+    def _begin(self, *, deferred: bool, durable: bool = False) -> None:
         if self.conn.in_transaction():
             self.conn.rollback()  # a read transaction, or nothing written yet
+        if durable and self.split:  # the file's last transaction: synced like any other
+            raw: Any = self.conn.connection.driver_connection
+            raw.execute("PRAGMA synchronous=FULL")
         self.conn.execution_options(sqlite_deferred=deferred)
         self.conn.begin()
 
@@ -159,6 +163,10 @@ def rounds_connection(engine: Engine, cache_mb: int) -> Iterator[Connection]:
             before = raw.execute("PRAGMA cache_size").fetchone()[0]
             raw.execute("PRAGMA foreign_keys=OFF")
             raw.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")
+            # Rounds before the last commit without an fsync (WAL): a power cut may lose the
+            # last of them, as a crash would; the rerun applies them again (the raw file and
+            # its row were synced before), and any later synced commit syncs them too.
+            raw.execute("PRAGMA synchronous=NORMAL")
         try:
             yield conn
         except BaseException:
@@ -169,3 +177,4 @@ def rounds_connection(engine: Engine, cache_mb: int) -> Iterator[Connection]:
                 conn.rollback()
                 raw.execute("PRAGMA foreign_keys=ON")
                 raw.execute(f"PRAGMA cache_size={int(before)}")
+                raw.execute("PRAGMA synchronous=FULL")

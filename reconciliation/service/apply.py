@@ -149,7 +149,7 @@ def apply_records(
         planned = _plan_reversals(conn, reversals, day)
         items = [Item(p, plan_keys(p), Kind.REVERSAL) for p in planned]
         write_planned(conn, split, snap, items, app, done=counts["records"])
-        split.write()
+        split.write(last=True)
     else:
         app.persist(others)
         app.persist(_plan_reversals(conn, reversals, day))

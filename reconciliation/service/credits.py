@@ -19,6 +19,7 @@ from reconciliation.match import CityIndex, DuplicateFlag, SeenPayment, flag_dup
 from reconciliation.model import Decision, PaymentRecord, PaymentStatus
 from reconciliation.plan import (
     DUPLICATE_WINDOW_DAYS,
+    Mentions,
     Planned,
     day_of,
     mentions,
@@ -28,18 +29,22 @@ from reconciliation.plan import (
     seen_batch,
 )
 from reconciliation.service.book import AccountBook
-from reconciliation.service.footprint import Keys, record_reads
+from reconciliation.service.footprint import Keys, merged, record_reads
 from reconciliation.service.load import load_invoices, load_open_lines
 from schemas.bulk import in_keys, keyset
 from schemas.tables import payments
 
 
 def load_index(
-    conn: Connection, records: Sequence[PaymentRecord], book: AccountBook | None = None
+    conn: Connection,
+    records: Sequence[PaymentRecord],
+    book: AccountBook | None = None,
+    wanted: Mentions | None = None,
 ) -> CityIndex:
     """The matcher's snapshot for a batch: every account (existence, status, names for
-    suggestions), and the invoices and open lines of what the batch mentions."""
-    wanted = mentions(records)
+    suggestions), and the invoices and open lines of what the batch mentions (``wanted``,
+    when the caller found them already)."""
+    wanted = wanted or mentions(records)
     inv_rows = load_invoices(conn, wanted.invoices, wanted.refs)
     wanted.accounts.update(acc for _, _, acc in inv_rows)
     lines = [ln for group in load_open_lines(conn, wanted.accounts).values() for ln in group]
@@ -82,7 +87,8 @@ def plan_credits(
     """``reads``, when given, gets each record's read keys (``footprint.record_reads``)."""
     if not records:
         return []
-    index = load_index(conn, records, book)
+    each = [mentions([r]) for r in records] if reads is not None else []
+    index = load_index(conn, records, book, merged(each) if each else None)
     decisions = match_batch(records, index)
     stages = [decisions]
     missing = extend_index(conn, index, decisions)
@@ -95,7 +101,7 @@ def plan_credits(
         _load_learned_lines(conn, index, decisions, learned)
         stages.append(decisions)
     if reads is not None:
-        reads.extend(record_reads(records, stages, index))
+        reads.extend(record_reads(each, stages, index))
     flags = duplicates(conn, records, decisions, source, fallback)
     plans = plan_decisions(
         records, decisions, index, flags=flags, source=source, fallback=fallback, policy=policy

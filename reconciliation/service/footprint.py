@@ -6,7 +6,8 @@ outside SQLite's write lock). A key is a short string:
 
 - ``a:<account_no>``: the account's open lines (invoices, allocations), its stored payments
   in the duplicate window;
-- ``r:<bank ref>``: stored payments with that account servicer ref or end-to-end id;
+- ``r:<bank ref>``: stored payments with that account servicer ref or end-to-end id (as the
+  duplicate check compares them: placeholders such as NOTPROVIDED left out);
 - ``i:<external_id>``: a stored payment of the file's source with that id (already known);
 - ``n:<invoice_no>``, ``f:<RF ref>``: an invoice looked up by number or payment reference.
 
@@ -22,47 +23,61 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from reconciliation.match import CityIndex, SeenPayment
-from reconciliation.model import Decision, PaymentRecord
-from reconciliation.plan import Planned, mentions, touched
+from reconciliation.match import _PLACEHOLDER_REFS as PLACEHOLDER_REFS  # the duplicate check's
+from reconciliation.match import CityIndex
+from reconciliation.model import Decision
+from reconciliation.plan import Mentions, Planned, touched
 
 Keys = frozenset[str]
 
 
-def bank_refs(record: PaymentRecord) -> tuple[str, ...]:
-    """The refs the duplicate check compares (placeholders such as NOTPROVIDED left out)."""
-    return SeenPayment.of("", "", record, None).bank_refs
+def merged(each: Iterable[Mentions]) -> Mentions:
+    """One batch's mentions from its records' (``mentions`` of each record alone)."""
+    out = Mentions()
+    for m in each:
+        out.accounts |= m.accounts
+        out.invoices |= m.invoices
+        out.refs |= m.refs
+    return out
 
 
 def record_reads(
-    records: Sequence[PaymentRecord], stages: Sequence[Sequence[Decision]], index: CityIndex
+    each: Sequence[Mentions], stages: Sequence[Sequence[Decision]], index: CityIndex
 ) -> list[Keys]:
-    """Per record, the keys its matching read: ``stages`` are the batch's decisions after
-    each step (one list per step, each aligned with ``records``)."""
+    """Per record, the keys its matching read: ``each`` its mentions, ``stages`` the batch's
+    decisions after each step (one list per step, aligned with the records)."""
     out = []
-    for i, r in enumerate(records):
-        m = mentions([r])
-        keys = {f"a:{a}" for a in m.accounts}
-        keys.update(f"n:{n}" for n in m.invoices)
-        keys.update(f"f:{f}" for f in m.refs if f)
-        invoices = set(m.invoices) | {index.ref_invoice.get(f, "") for f in m.refs}
-        keys.update(f"a:{index.invoice_account[n]}" for n in invoices if n in index.invoice_account)
+    ref_invoice, invoice_account, city = index.ref_invoice, index.invoice_account, index.accounts
+    for i, m in enumerate(each):
+        keys = {"a:" + a for a in m.accounts if a in city}  # a number no account has: no rows
+        keys.update("n:" + n for n in m.invoices)
+        keys.update("f:" + f for f in m.refs if f)
+        for n in (*m.invoices, *(ref_invoice.get(f, "") for f in m.refs)):
+            if n in invoice_account:
+                keys.add("a:" + invoice_account[n])
         for decisions in stages:
-            keys.update(f"a:{a}" for a in touched(decisions[i]))
+            keys.update("a:" + a for a in touched(decisions[i]))
         out.append(frozenset(keys))
     return out
 
 
 def plan_keys(plan: Planned, reads: Iterable[str] = ()) -> Keys:
-    """Everything ``plan`` depends on or changes: ``reads``, its identity, its bank refs and
+    """Everything ``plan`` depends on or changes: ``reads`` and its ``effect_keys``."""
+    return frozenset(effect_keys(plan)).union(reads)
+
+
+def effect_keys(plan: Planned) -> set[str]:
+    """What later plans can see of ``plan`` once written: its identity, its bank refs and
     the accounts it is stored under or pays (name suggestions read nothing stored)."""
-    keys = set(reads)
-    keys.add(f"i:{plan.record.external_id}")
-    keys.update(f"r:{x}" for x in bank_refs(plan.record))
+    r = plan.record
+    keys = {"i:" + r.external_id}
+    for ref in (r.account_servicer_ref, r.end_to_end_id):
+        if ref and ref.strip().upper() not in PLACEHOLDER_REFS:
+            keys.add("r:" + ref)
     if plan.account_no:
-        keys.add(f"a:{plan.account_no}")
-    keys.update(f"a:{row.account_no}" for row in plan.rows)
-    return frozenset(keys)
+        keys.add("a:" + plan.account_no)
+    keys.update("a:" + row.account_no for row in plan.rows)
+    return keys
 
 
 def effect(plan: Planned | None) -> tuple:

@@ -21,8 +21,9 @@ ingest on SQLite):
    Otherwise the rows other writers added since (payments, allocations, invoices, above the
    noted ids) are turned into keys (``changes_since``), and every not-yet-written plan whose
    keys meet them is planned again, alone, under the lock, against what is stored now; a
-   plan whose outcome (status, account, money) then differs marks its own keys too, so the
-   later plans of the batch that read the same accounts follow. Changes the keys cannot
+   plan whose outcome (status, account, money) then differs marks what it changes (its
+   accounts and bank refs, old and new: ``footprint.effect_keys``), so the later plans of the
+   batch that read them follow. Changes the keys cannot
    describe (a review action or a register import committed meanwhile: they update rows)
    discard the rest of the batch's plans, which are planned again in a new read snapshot.
 
@@ -45,13 +46,13 @@ from typing import Protocol
 from sqlalchemy import Connection
 
 from reconciliation.plan import Planned
-from reconciliation.service.footprint import Keys, effect
+from reconciliation.service.footprint import Keys, effect, effect_keys
 
 #: Seconds a write transaction of the ingest should hold SQLite's write lock: the wait of a
 #: post that arrives just after it began.
 BUDGET = 0.04
 #: Records of the first write transaction of a batch, before its cost was measured.
-FIRST = 250
+FIRST = 100
 #: Fewest records per write transaction, however slow the last one was.
 FEWEST = 25
 
@@ -67,8 +68,9 @@ class Transactions(Protocol):
     def read(self) -> None:
         """End any open transaction and begin a read transaction (no write lock)."""
 
-    def write(self) -> None:
-        """End any open transaction and begin a write transaction."""
+    def write(self, *, last: bool = False) -> None:
+        """End any open transaction and begin a write transaction (``last``: the one the
+        caller finishes and commits, which must be durable)."""
 
     def commit(self, done: int) -> None:
         """Record that ``done`` records of the file are applied, commit, let others in."""
@@ -152,7 +154,9 @@ def changes_since(conn: Connection, snap: Snapshot, source: str) -> set[str] | N
     for src, ext, acc, svcr, e2e in rows:
         if src == source:
             keys.add(f"i:{ext}")
-        keys.update(f"{k}:{v}" for k, v in (("a", acc), ("r", svcr), ("r", e2e)) if v)
+        if acc:
+            keys.add(f"a:{acc}")
+        keys.update(f"r:{ref}" for ref in (svcr, e2e) if ref)
     keys.update(
         f"a:{acc}"
         for (acc,) in conn.exec_driver_sql(
@@ -217,8 +221,8 @@ def _write_chunk(app: Planner, chunk: Sequence[Item], dirty: set[str], deadline:
         app.persist([i.plan for i in chunk[start:k]])
         start = k + 1
         new = app.replan(item)
-        if effect(new.plan if new else None) != effect(item.plan):
-            dirty |= item.keys | (new.keys if new else frozenset())
+        if effect(new.plan if new else None) != effect(item.plan):  # later plans saw the old
+            dirty |= effect_keys(item.plan) | (effect_keys(new.plan) if new else set())
         if new is not None:
             app.persist([new.plan])
         if time.monotonic() > deadline:

@@ -56,10 +56,10 @@ def _between_plan_and_write(monkeypatch: pytest.MonkeyPatch, other: Callable[[],
             super().read()
             self.planned = True
 
-        def write(self) -> None:
+        def write(self, *, last: bool = False) -> None:
             if pending and self.planned:  # SQLite: a round was read and planned
                 pending.pop()()
-            super().write()
+            super().write(last=last)
 
         def commit(self, done: int) -> None:
             super().commit(done)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert
 
+from gateway.web.render import account, money
 from schemas import tables as t
 from tests.browser.serve import gateway_serve, signed_in, workspace_db
 from tests.workspace.kit import A1, A4
@@ -96,6 +97,10 @@ def test_open_assign_leaves_the_queue_and_an_approved_undo_brings_it_back(world,
 
     sue = signed_in(browser, base, "sue")
     sue.goto(f"{base}/app/approvals")
+    asked = sue.inner_text("tr[data-approval] td.words")
+    undone = f"the assignment of {money(38000)} MDL to account {account(A1)} (Ion Popescu)"
+    assert f"Undo {undone}" in asked
+    assert "Reason: wrong account, payer called" in asked
     sue.click("tr[data-approval] button.approve")
     sue.wait_for_url("**/app/approvals")
     sue.goto(f"{base}/app/queue")

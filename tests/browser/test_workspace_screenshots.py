@@ -81,6 +81,7 @@ def test_screenshots_of_the_main_pages(demo_server, tmp_path: Path) -> None:  # 
         page.screenshot(path=str(out / "workspace-ageing.png"))
         page.goto(f"{base}/app/approvals")
         assert page.locator("tr[data-approval]").count() == 1
+        assert "Undo the assignment of" in page.inner_text("tr[data-approval] td.words")
         page.screenshot(path=str(out / "workspace-approvals.png"))
         page.goto(f"{base}/app/rules")
         page.screenshot(path=str(out / "workspace-rules.png"))

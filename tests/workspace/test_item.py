@@ -9,7 +9,7 @@ from litestar.testing import TestClient
 from sqlalchemy import Engine, select
 
 from gateway.services.review_item import item_page
-from gateway.web.render import form_token, form_version
+from gateway.web.render import form_token, form_version, money
 from schemas.tables import review_items
 from tests.workspace.kit import A1, A2, A5, csrf_of, sign_in
 
@@ -129,6 +129,8 @@ def test_bulk_preview_request_and_approval(client: TestClient, engine: Engine, q
     assert r.status_code == 303 and r.headers["location"] == "/app/approvals"
     sign_in(client, "sam")
     approvals = client.get("/app/approvals").text
+    rule = "the unique check-digit correction whose open total equals the amount"
+    assert f"Bulk: 1 item, {money(38000)} MDL, each to {rule}" in approvals
     start = approvals.index('action="/app/approvals/')
     form = approvals[start : approvals.index("</form>", start)]
     action = re.search(r'action="([^"]+)"', form).group(1)

@@ -19,9 +19,11 @@ from gateway.services.ageing import ageing
 from gateway.services.payment_view import account_payments
 from gateway.services.people import Role
 from gateway.services.review.learn import list_rules, set_rule_enabled
+from gateway.services.review.structs import Approval
 from gateway.services.review_item import account_book
 from gateway.services.review_queue import AgeBucket
 from gateway.web.auth import requires, who
+from gateway.web.pages.approvals_words import describe
 from gateway.web.pages.item import config_of
 from gateway.web.render import flash, is_htmx, page, see_other
 from reconciliation.references import normalize_account_no
@@ -99,11 +101,17 @@ async def rule_toggle(request: Request, rule_id: FromPath[int]) -> Redirect:
 async def approvals(request: Request) -> Template:
     status = request.query_params.get("status") or "pending"
     engine = request.app.state.engine
-    found = await anyio.to_thread.run_sync(lambda: review.list_approvals(engine, status=status))
+
+    def load() -> tuple[list[Approval], dict[int, str]]:
+        found = review.list_approvals(engine, status=status)
+        return found, describe(engine, found)
+
+    found, words = await anyio.to_thread.run_sync(load)
     person = who(request)
     return page(
-        request, "approvals.html", title="Approvals", approvals=found, shown=status,
-        can_approve=person.actor.allows(Role.SUPERVISOR), new_token=lambda: uuid.uuid4().hex,
+        request, "approvals.html", title="Approvals", approvals=found, words=words,
+        shown=status, can_approve=person.actor.allows(Role.SUPERVISOR),
+        new_token=lambda: uuid.uuid4().hex,
     )  # fmt: skip
 
 

@@ -47,7 +47,8 @@ def test_unmatch_an_automatic_allocation_from_the_account_page(  # type: ignore[
     sam = signed_in(browser, base, "sam")
     sam.goto(f"{base}/app/approvals")
     row = sam.locator("tr[data-approval]", has_text=f"payment {pid}")
-    assert row.locator("td").nth(1).inner_text() == "unmatch"
+    assert row.get_attribute("data-action") == "unmatch"
+    assert "Take back the automatic placement of 150.00 MDL" in row.locator("td.words").inner_text()
     row.locator("button.approve").click()
     sam.wait_for_url("**/app/approvals")
     sam.goto(f"{base}/app/queue?reason=UNMATCHED")

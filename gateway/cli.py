@@ -88,7 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except (UserError, ValueError) as exc:  # a mistyped variable: one line, no traceback
+        print(f"error: settings: {exc}", file=sys.stderr)
+        return 2
     if "GATEWAY_LOG_LEVEL" not in os.environ and args.command not in LONG_RUNNING:
         # One-shot commands print their own summary and errors. On a terminal that is all the
         # user reads (a log line would only repeat it); elsewhere warnings stay, as JSON lines.

@@ -70,6 +70,7 @@ class Settings:
             centre_name=env.get("GATEWAY_CENTRE_NAME", cls.centre_name),
             centre_iban=env.get("GATEWAY_CENTRE_IBAN", cls.centre_iban).replace(" ", "").upper(),
             centre_bic=env.get("GATEWAY_CENTRE_BIC", cls.centre_bic or "") or None,
+            timezone=_zone(env.get("GATEWAY_TIMEZONE") or cls.timezone),
             day_close_at=env.get("GATEWAY_DAY_CLOSE_AT") or None,
             secret_key=env.get("GATEWAY_SECRET_KEY") or None,
             https=env.get("GATEWAY_HTTPS", "") in ("1", "true", "yes"),
@@ -87,6 +88,19 @@ class Settings:
     def raw_dir(self) -> Path:
         """Where raw files live, content-addressed: raw/ab/cd/<sha256>."""
         return self.data_dir / "raw"
+
+
+def _zone(name: str) -> str:
+    """An IANA zone name the system knows ("Europe/Chisinau"), else a clear refusal."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from gateway.errors import UserError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UserError(f"GATEWAY_TIMEZONE={name!r} is not a known time zone") from None
+    return name
 
 
 def _list(text: str) -> tuple[str, ...]:

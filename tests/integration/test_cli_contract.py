@@ -89,6 +89,18 @@ def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
     assert "secret" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"), [("GATEWAY_TIMEZONE", "Mars/Olympus"), ("GATEWAY_LEARN_AFTER", "two")]
+)
+def test_a_mistyped_setting_is_one_line(tmp_path: Path, variable: str, value: str) -> None:
+    env = gateway_env(f"sqlite:///{tmp_path / 'gw.db'}", tmp_path / "data")
+    done = gateway({**env, variable: value}, "db", "upgrade")
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("error: settings: ")
+    assert not (tmp_path / "gw.db").exists()  # refused before anything was touched
+
+
 @pytest.fixture
 def migrated(tmp_path: Path) -> dict[str, str]:
     url = f"sqlite:///{tmp_path / 'gw.db'}"

@@ -19,7 +19,6 @@ from schemas.bulk import bulk_insert, reserve_ids
 
 if TYPE_CHECKING:
     from connectors.formats.invoice_register import InvoiceRow, Register
-    from gateway.services.invoices import ImportSummary
 
 _CHUNK = 500
 
@@ -139,17 +138,18 @@ def load_open_lines(
     return out
 
 
-def insert_import(conn: Connection, reg: Register, summary: ImportSummary) -> int:
+def insert_import(
+    conn: Connection, reg: Register, sha256: str, *, new: int, versioned: int, unchanged: int
+) -> int:
     """The register_imports row that the new invoices point at."""
-    written = summary.invoices_new + summary.invoices_versioned
     result = conn.execute(
         insert(t.register_imports).values(
             periods=",".join(reg.periods),
-            sha256=summary.sha256,
+            sha256=sha256,
             imported_at=datetime.now(UTC),
-            invoices=written,
+            invoices=new + versioned,
             lines=0,
-            note=f"{summary.invoices_unchanged} unchanged, {summary.invoices_versioned} versioned",
+            note=f"{unchanged} unchanged, {versioned} versioned",
         )
     )
     key = result.inserted_primary_key

@@ -220,7 +220,14 @@ def _write(
     summary.invoices_versioned = len(plan.versioned)
     summary.invoices_unchanged = plan.unchanged
     summary.invoices_missing = plan.missing
-    import_id = w.insert_import(conn, reg, summary)
+    import_id = w.insert_import(
+        conn,
+        reg,
+        summary.sha256,
+        new=summary.invoices_new,
+        versioned=summary.invoices_versioned,
+        unchanged=summary.invoices_unchanged,
+    )
     summary.import_id = import_id
     stage("invoices")
     summary.lines = w.write_invoices(conn, plan.new, plan.versioned, account_ids, import_id)

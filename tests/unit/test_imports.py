@@ -1,8 +1,9 @@
 """The import graph: no cycles among our packages, and every pure module under contract.
 
 The graph holds every import, function-level and ``TYPE_CHECKING`` ones included: a cycle
-that only the type checker follows still means two modules that cannot be read apart. ``lint-imports`` (run by ``make test``) checks the
-layer contracts in pyproject.toml; these tests check what a contract cannot say.
+that only the type checker follows still means two modules that cannot be read apart.
+``lint-imports`` (run by ``make test``) checks the layer contracts in pyproject.toml; these
+tests check what a contract cannot say.
 """
 
 from __future__ import annotations

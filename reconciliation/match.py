@@ -67,6 +67,7 @@ from reconciliation.references import (
     is_valid_account_no,
     normalize_account_no,
     normalize_rf,
+    single_digit_fixes,
 )
 from reconciliation.review import ReasonCode
 from reconciliation.text_refs import TextRefs, extract, normalize
@@ -303,6 +304,17 @@ def _bad_number(record: PaymentRecord, index: CityIndex, digits: str, where: str
 
 def typo_candidates(digits: str, index: CityIndex, record: PaymentRecord) -> list[Candidate]:
     """Existing open accounts one keystroke away that pass the check digit, best first."""
+    return [
+        _corroborated(acc, score, why, index, record)
+        for acc, score, why in one_keystroke(digits)
+        if acc != digits and is_valid_account_no(acc) and index.is_open_account(acc)
+    ]
+
+
+def one_keystroke(digits: str) -> list[tuple[str, float, str]]:
+    """(number, score, why) for the numbers a typist may have meant by ``digits``: the
+    check digit added to seven digits, two adjacent digits swapped or one digit changed
+    (only the change that passes the check) in eight, one digit dropped from nine."""
     tries: list[tuple[str, float, str]] = []
     if len(digits) == 7 and digits.isdigit():
         tries.append((digits + str(damm_digit(digits)), 0.9, "check digit added"))
@@ -310,19 +322,13 @@ def typo_candidates(digits: str, index: CityIndex, record: PaymentRecord) -> lis
         for i in range(7):
             swapped = digits[:i] + digits[i + 1] + digits[i] + digits[i + 2 :]
             tries.append((swapped, 0.85, f"digits {i + 1} and {i + 2} swapped"))
-        for i in range(8):
-            for d in "0123456789":
-                if d != digits[i]:
-                    fixed = digits[:i] + d + digits[i + 1 :]
-                    tries.append((fixed, 0.75, f"digit {i + 1} read as {d}"))
+        for i, d in single_digit_fixes(digits):  # the one digit per position that passes
+            fixed = digits[:i] + d + digits[i + 1 :]
+            tries.append((fixed, 0.75, f"digit {i + 1} read as {d}"))
     elif len(digits) == 9 and digits.isdigit():
         for i in range(9):
             tries.append((digits[:i] + digits[i + 1 :], 0.7, f"extra digit {i + 1} dropped"))
-    out = []
-    for acc, score, why in tries:
-        if acc != digits and is_valid_account_no(acc) and index.is_open_account(acc):
-            out.append(_corroborated(acc, score, why, index, record))
-    return out
+    return tries
 
 
 def _corroborated(

@@ -35,6 +35,7 @@ from reconciliation.model import (
 from reconciliation.references import damm_digit, normalize_account_no, normalize_rf
 from reconciliation.review import ReasonCode
 from reconciliation.settlement import Collector, RegistryBatch, identify
+from reconciliation.text_refs import normalize, read_lookalikes
 
 CHANNEL_BY_FORMAT = {
     "camt052": Channel.TRANSFER,  # an intraday report's entries, taken as money by a connector
@@ -169,6 +170,8 @@ def registry_batches(rows: Iterable[tuple[str, str | None, date, int]]) -> list[
 # --- what a batch mentions -----------------------------------------------------------------------
 
 _NUMBERISH = re.compile(r"\d(?:[\d \-/.]{5,14})\d")
+#: a letter the matcher may read as a digit (text_refs.read_lookalikes), next to a digit
+_LOOKALIKE_NEAR_DIGIT = re.compile(r"[oоliі|][0-9]|[0-9][oоliі|]", re.IGNORECASE)
 _INVOICE_LIKE = re.compile(r"\b[a-z]{2}\d{11}\b", re.IGNORECASE)
 _RF_LIKE = re.compile(r"\brf\s?\d{2}(?:\s?[0-9a-z]){1,21}\b", re.IGNORECASE)
 
@@ -194,7 +197,10 @@ def mentions(records: Sequence[PaymentRecord]) -> Mentions:
         text = r.remittance
         if not text:
             continue
-        for run in _NUMBERISH.findall(text):
+        runs = _NUMBERISH.findall(text)
+        if _LOOKALIKE_NEAR_DIGIT.search(text):  # "l8098O2-1": as the matcher reads it
+            runs += _NUMBERISH.findall(read_lookalikes(normalize(text)))
+        for run in runs:
             digits = re.sub(r"\D", "", run)
             if len(digits) == 8:
                 m.accounts.add(digits)

@@ -35,6 +35,37 @@ def damm_digit(digits: str) -> int:
     return interim
 
 
+#: _ROW_INVERSE[state][target] is the digit that takes ``state`` to ``target`` (each row of
+#: a Damm table is a permutation); _COLUMN_INVERSE[digit][target] the state that does.
+_ROW_INVERSE = tuple(tuple(row.index(t) for t in range(10)) for row in _DAMM)
+_COLUMN_INVERSE = tuple(
+    tuple(next(s for s in range(10) if _DAMM[s][d] == t) for t in range(10)) for d in range(10)
+)
+
+
+def single_digit_fixes(digits: str) -> list[tuple[int, str]]:
+    """(position, digit) for every change of one digit that makes ``digits`` pass the Damm
+    check, positions in order.
+
+    Damm detects every single-digit error, so each position has exactly one digit that
+    passes: found from the interim state before the position and the state the rest of
+    the number must start from, without trying all ten (a typo's corrections are asked for
+    every wrong check digit of a day).
+    """
+    before = [0]
+    for ch in digits:
+        before.append(_DAMM[before[-1]][ord(ch) - 48])
+    out = []
+    need = 0  # the state the digits after position i must start from to end at 0
+    for i in range(len(digits) - 1, -1, -1):
+        fix = _ROW_INVERSE[before[i]][need]
+        if fix != ord(digits[i]) - 48:
+            out.append((i, chr(48 + fix)))
+        need = _COLUMN_INVERSE[ord(digits[i]) - 48][need]
+    out.reverse()
+    return out
+
+
 def make_account_no(base: int) -> str:
     """Canonical account number for a 7-digit base: the base followed by its check digit."""
     digits = f"{base:0{ACCOUNT_BASE_DIGITS}d}"

@@ -15,7 +15,14 @@ from sqlalchemy import Connection, select
 
 from reconciliation.allocate import DEFAULT_POLICY, AllocationPolicy
 from reconciliation.learning import LEARNED_REASON, LearnedRules, apply_rules
-from reconciliation.match import CityIndex, DuplicateFlag, SeenPayment, flag_duplicates, match_batch
+from reconciliation.match import (
+    CityIndex,
+    DuplicateFlag,
+    SeenPayment,
+    flag_duplicates,
+    match_batch,
+    one_keystroke,
+)
 from reconciliation.model import Decision, PaymentRecord, PaymentStatus
 from reconciliation.plan import (
     DUPLICATE_WINDOW_DAYS,
@@ -47,14 +54,32 @@ def load_index(
     wanted = wanted or mentions(records)
     inv_rows = load_invoices(conn, wanted.invoices, wanted.refs)
     wanted.accounts.update(acc for _, _, acc in inv_rows)
-    lines = [ln for group in load_open_lines(conn, wanted.accounts).values() for ln in group]
     book = book or AccountBook(conn)
-    index = CityIndex.build((), lines)
+    corrections = _corrections(wanted.accounts, book)
+    book.preload(corrections)  # their holders' names corroborate them
+    wanted.accounts.update(corrections)
+    loaded = load_open_lines(conn, wanted.accounts)
+    index = CityIndex.build((), (ln for group in loaded.values() for ln in group))
+    for acc in wanted.accounts:  # read, and without open lines (a closed account): loaded too
+        if acc not in loaded and acc in book:
+            index.set_lines(acc, ())
     index.accounts = book
     index.use_names(book.names)
     index.invoice_account.update((no, acc) for no, _, acc in inv_rows)
     index.ref_invoice.update((ref, no) for no, ref, _ in inv_rows)
     return index
+
+
+def _corrections(account_nos: set[str], book: AccountBook) -> set[str]:
+    """The accounts the matcher will offer as corrections of the numbers no account has
+    (``match.one_keystroke``), read with the round's first load rather than after it."""
+    return {
+        acc
+        for no in account_nos
+        if no not in book
+        for acc, _, _ in one_keystroke(no)
+        if acc in book
+    }
 
 
 def extend_index(conn: Connection, index: CityIndex, decisions: Sequence[Decision]) -> set[str]:

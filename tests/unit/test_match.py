@@ -261,3 +261,23 @@ def test_placeholder_end_to_end_ids_are_ignored():
     p1 = SeenPayment.of("p1", "transfer", r1, None)
     p2 = SeenPayment.of("p2", "transfer", r1, None)
     assert p1.bank_refs == () and flag_duplicates([p2], [p1]) == {}
+
+
+def test_single_digit_fixes_are_every_one_digit_change_that_passes_damm():
+    """The direct computation equals trying all ten digits at every position."""
+    import random
+
+    from reconciliation.references import is_valid_account_no, single_digit_fixes
+
+    rng = random.Random(13)
+    for _ in range(3000):
+        digits = "".join(rng.choice("0123456789") for _ in range(8))
+        tried = [
+            (i, d)
+            for i in range(8)
+            for d in "0123456789"
+            if d != digits[i] and is_valid_account_no(digits[:i] + d + digits[i + 1 :])
+        ]
+        assert single_digit_fixes(digits) == tried, digits
+    valid = make_account_no(1234567)
+    assert single_digit_fixes(valid) == []  # a passing number has no one-digit fix

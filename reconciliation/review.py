@@ -114,11 +114,15 @@ class ReviewState(StrEnum):
     MARKED_RETURN = "marked_return"
     MARKED_NOT_UTILITY = "marked_not_utility"
     RESOLVED_SETTLED = "resolved_settled"  # a lump sum whose registry settled: no person
+    #: written by an ingest whose file is still being applied: not in the queue, no action
+    #: (not even a comment) until the file's last transaction opens it, so a file found bad
+    #: late is undone without meeting a person's work
+    HELD = "held"
 
     @property
     def resolved(self) -> bool:
         """A final state that only an undo leaves."""
-        return self not in (ReviewState.OPEN, ReviewState.AWAITING_APPROVAL)
+        return self not in (ReviewState.OPEN, ReviewState.AWAITING_APPROVAL, ReviewState.HELD)
 
 
 class ActionKind(StrEnum):
@@ -211,8 +215,18 @@ def require_claim(item: ReviewItem, actor: str, action: str) -> None:
         )
 
 
+def require_not_held(item: ReviewItem, action: str) -> None:
+    """An item of a file still being applied takes no action yet (``ReviewState.HELD``)."""
+    if item.state is ReviewState.HELD:
+        raise ReviewStateError(
+            f"cannot {action} item for payment {item.payment_id}: its file is still being "
+            "applied; it opens when the file is applied"
+        )
+
+
 def require_actionable(item: ReviewItem, actor: str, action: str) -> None:
     """Open, and not claimed by someone else."""
+    require_not_held(item, action)
     if item.state is not ReviewState.OPEN:
         by = f" (by {item.resolved_by})" if item.resolved_by else ""
         raise ReviewStateError(
@@ -225,6 +239,7 @@ def require_actionable(item: ReviewItem, actor: str, action: str) -> None:
 def claim(item: ReviewItem, actor: str, *, take_over: bool = False) -> ReviewItem:
     """Show that ``actor`` is working the item; taking it from someone else must be explicit."""
     require_actor(actor)
+    require_not_held(item, "claim")
     if item.state.resolved:
         raise ReviewStateError(f"item for payment {item.payment_id} is {item.state.value}")
     if item.claimed_by == actor:
@@ -250,8 +265,9 @@ def release(item: ReviewItem, actor: str) -> ReviewItem:
 
 
 def comment(item: ReviewItem, actor: str, text: str) -> str:
-    """A note in the item's history, in any state; returns the cleaned text."""
+    """A note in the item's history, in any state but held; returns the cleaned text."""
     require_actor(actor)
+    require_not_held(item, "comment on")
     text = (text or "").strip()
     if not text:
         raise ReviewError("a comment needs some text")

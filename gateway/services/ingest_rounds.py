@@ -21,6 +21,9 @@
   database refuses) is undone by its identity: every payment with its ``raw_file_id``, their
   allocations, learned placements and review items are deleted in one transaction, then the
   file is quarantined. Nothing of a file stays half-applied, and nothing is applied twice.
+  Nobody can have acted on what it deletes: the file's review items are written ``held``
+  (not in the queue, no action, not even a comment) and opened by its last transaction,
+  and its payments cannot be taken back (unmatch) before the file is ``applied``.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from functools import cache
 from itertools import islice
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, update
 
 from reconciliation.allocate import DEFAULT_POLICY, AllocationPolicy
 from reconciliation.learning import DEFAULT_LEARN_AFTER, LearnedRules
@@ -28,7 +28,7 @@ from reconciliation.plan import (
     reversal_identity,
     split_lump_sums,
 )
-from reconciliation.review import ReasonCode
+from reconciliation.review import ReasonCode, ReviewState
 from reconciliation.screen import Plausibility, implausible_credit, screen
 from reconciliation.service.book import AccountBook
 from reconciliation.service.credits import plan_credits
@@ -40,7 +40,7 @@ from reconciliation.service.settle import settle_pending
 from reconciliation.service.write import persist
 from reconciliation.settlement import Collector
 from schemas.bulk import in_keys, keyset
-from schemas.tables import payments
+from schemas.tables import payments, review_items
 
 
 def business_today(timezone: str = CITY_TIMEZONE) -> date:
@@ -107,6 +107,8 @@ def apply_records(
     if split is not None:
         split.commit(0)
     app = _Apply(conn, source, raw_file_id, actor, day, sane, rules, policy, counts)
+    if tx is not None and raw_file_id is not None:  # rounds commit before the file is applied
+        app.review_state = ReviewState.HELD
     it = iter(records)
     seen: dict[str, int] = {}
     size = min(round_size or ROUND_SIZE, ROUND_SIZE)  # a caller may ask for smaller rounds
@@ -153,8 +155,21 @@ def apply_records(
     else:
         app.persist(others)
         app.persist(_plan_reversals(conn, reversals, day))
+    if app.review_state is ReviewState.HELD:
+        open_held(conn, raw_file_id)  # before the settlement, which resolves open items
     counts["settlement_lines"] = settle_pending(conn, collectors, today=day)
     return dict(counts)
+
+
+def open_held(conn: Connection, raw_file_id: int | None) -> None:
+    """The file's review items enter the queue: it is applied (this is its last transaction)."""
+    r = review_items
+    mine = select(payments.c.id).where(payments.c.raw_file_id == raw_file_id)
+    conn.execute(
+        update(r)
+        .where(r.c.state == ReviewState.HELD, r.c.payment_id.in_(mine))
+        .values(state=ReviewState.OPEN)
+    )
 
 
 @dataclass
@@ -171,6 +186,8 @@ class _Apply:
     policy: AllocationPolicy
     counts: dict[str, int]
     book: AccountBook | None = None
+    #: ``HELD`` when the apply commits before its end (``open_held`` opens them at the end)
+    review_state: ReviewState = ReviewState.OPEN
 
     def items(
         self, flagged: list[Planned], credits: list[PaymentRecord], *, track: bool
@@ -195,7 +212,8 @@ class _Apply:
             return
         self.book = self.book or AccountBook(self.conn)
         persist(self.conn, plans, source=self.source, raw_file_id=self.raw_file_id,
-                actor=self.actor, counts=self.counts, account_ids=self.book.ids)  # fmt: skip
+                actor=self.actor, counts=self.counts, account_ids=self.book.ids,
+                review_state=self.review_state)  # fmt: skip
 
     def write_fixed(self, tx: Transactions, plans: list[Planned], *, done: int) -> None:
         """Write plans whose outcome depends on their identity alone, in short steps."""

@@ -155,11 +155,13 @@ def persist(
     actor: str,
     counts: dict[str, int],
     account_ids: Mapping[str, int] | None = None,
+    review_state: ReviewState = ReviewState.OPEN,
 ) -> None:
     """Bulk-insert payments (ids reserved up front), then their allocations and review items.
 
     ``account_ids`` is the whole city's account_no -> id when the caller has it (else the
-    accounts the rows name are looked up)."""
+    accounts the rows name are looked up). Review items are written in ``review_state``
+    (``HELD`` by an ingest until its file is applied)."""
     for p in plans:
         counts[str(p.status)] += 1
     if not plans:
@@ -205,7 +207,7 @@ def persist(
                 pid,
                 p.reason or ReasonCode.NO_REFERENCE,
                 db_value(conn, candidates_json(p)),
-                ReviewState.OPEN,
+                review_state,
                 db_value(conn, now),
                 search_text(p.record.debtor_name, p.record.debtor_iban, p.record.remittance),
                 day(p.business_day),

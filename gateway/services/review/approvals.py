@@ -39,7 +39,7 @@ from gateway.services.review.structs import (
 from reconciliation import resolve
 from reconciliation.resolve import Resolution
 from reconciliation.review import ActionKind, ReviewError, ReviewState
-from schemas.tables import approvals, payments
+from schemas.tables import approvals, payments, raw_files
 
 a = approvals
 
@@ -49,12 +49,22 @@ a = approvals
 
 def _unmatch_resolution(conn: Connection, params: UnmatchParams, actor: str) -> Resolution:
     pay = conn.execute(
-        select(payments.c.id, payments.c.amount, payments.c.status).where(
-            payments.c.id == params.payment_id
+        select(
+            payments.c.id,
+            payments.c.amount,
+            payments.c.status,
+            raw_files.c.status.label("file_status"),
         )
+        .select_from(payments.outerjoin(raw_files, raw_files.c.id == payments.c.raw_file_id))
+        .where(payments.c.id == params.payment_id)
     ).first()
     if pay is None:
         raise NotFound(f"no payment {params.payment_id}")
+    # a file found bad late is undone whole: nobody acts on its payments before it is applied
+    if pay.file_status not in (None, "applied"):
+        raise UserError(
+            f"payment {pay.id} belongs to a file still being applied; try again once it is"
+        )
     item_id = store.item_id_of_payment(conn, pay.id)
     if item_id is not None:
         raise UserError(

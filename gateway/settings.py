@@ -51,8 +51,9 @@ class Settings:
     four_eyes_above: int = 1_000_000
     learn_after: int = 2
     # reliability: a post not committed within write_timeout seconds is answered 503 and
-    # never committed later (GATEWAY_WRITE_TIMEOUT); records per committed ingest round,
-    # None for the backend's default (GATEWAY_INGEST_ROUND; see services/ingest_rounds.py)
+    # never committed later (GATEWAY_WRITE_TIMEOUT); records per ingest write transaction
+    # at most (SQLite) or per round (PostgreSQL), None for the backend's default
+    # (GATEWAY_INGEST_ROUND; see services/ingest_rounds.py)
     write_timeout: float = 5.0
     ingest_round: int | None = None
     extra: dict[str, str] = field(default_factory=dict)

@@ -163,12 +163,12 @@ def apply_records(
 
 def open_held(conn: Connection, raw_file_id: int | None) -> None:
     """The file's review items enter the queue: it is applied (this is its last transaction)."""
-    r = review_items
-    mine = select(payments.c.id).where(payments.c.raw_file_id == raw_file_id)
+    r, p = review_items, payments
+    # from the held items (the state index), each payment by its key: payments.raw_file_id
+    # has no index, and this runs under the write lock
+    mine = select(p.c.id).where(p.c.id == r.c.payment_id, p.c.raw_file_id == raw_file_id)
     conn.execute(
-        update(r)
-        .where(r.c.state == ReviewState.HELD, r.c.payment_id.in_(mine))
-        .values(state=ReviewState.OPEN)
+        update(r).where(r.c.state == ReviewState.HELD, mine.exists()).values(state=ReviewState.OPEN)
     )
 
 

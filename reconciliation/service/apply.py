@@ -53,6 +53,9 @@ def business_today(timezone: str = CITY_TIMEZONE) -> date:
 #: lines of one round's accounts). With ``Transactions.split`` a round is written in several
 #: short transactions (``reconciliation.service.rounds``).
 ROUND_SIZE = 10_000
+#: The same when planned outside the write lock (``Transactions.split``): its plans and open
+#: lines are held until the round's last write transaction.
+SPLIT_ROUND = 5_000
 
 
 def apply_records(
@@ -113,7 +116,7 @@ def apply_records(
     seen: dict[str, int] = {}
     size = min(round_size or ROUND_SIZE, ROUND_SIZE)  # a caller may ask for smaller rounds
     if split is not None:
-        size = ROUND_SIZE  # round_size bounds the write transactions instead
+        size = min(ROUND_SIZE, SPLIT_ROUND)  # round_size bounds the write transactions
     while chunk := [repeat_identity(reversal_identity(r), seen) for r in islice(it, size)]:
         counts["records"] += len(chunk)
         if split is not None:

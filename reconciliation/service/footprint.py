@@ -14,7 +14,8 @@ outside SQLite's write lock). A key is a short string:
 A record's keys cover every account its decisions touched (``plan.touched``: the accounts
 whose lines or holder the matcher read, the notion the service's own second match relies
 on), at each stage (first match, second match, learned rules), the accounts and invoices it
-mentions, the accounts of those invoices, where its plan put money, and its bank refs. The
+mentions (and, for a number no account has, its one-keystroke corrections, which the first
+load reads too), the accounts of those invoices, where its plan put money, and its bank refs. The
 accounts' existence, status and names are not keys: the ingest reads them once per file
 (``AccountBook``), as it always has.
 """
@@ -24,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from reconciliation.match import _PLACEHOLDER_REFS as PLACEHOLDER_REFS  # the duplicate check's
-from reconciliation.match import CityIndex
+from reconciliation.match import CityIndex, one_keystroke
 from reconciliation.model import Decision
 from reconciliation.plan import Mentions, Planned, touched
 
@@ -49,7 +50,10 @@ def record_reads(
     out = []
     ref_invoice, invoice_account, city = index.ref_invoice, index.invoice_account, index.accounts
     for i, m in enumerate(each):
-        keys = {"a:" + a for a in m.accounts if a in city}  # a number no account has: no rows
+        keys = {"a:" + a for a in m.accounts if a in city}
+        for no in m.accounts:  # a number no account has: the corrections the matcher reads
+            if no not in city:
+                keys.update("a:" + acc for acc, _, _ in one_keystroke(no) if acc in city)
         keys.update("n:" + n for n in m.invoices)
         keys.update("f:" + f for f in m.refs if f)
         for n in (*m.invoices, *(ref_invoice.get(f, "") for f in m.refs)):

@@ -6,7 +6,7 @@ transaction held the lock for the whole round, reads and matching included (0.3-
 API's posts waited behind it. So, when the caller asks for it (``Transactions.split``, the
 ingest on SQLite):
 
-1. A planning batch (``apply.ROUND_SIZE`` records) is read and planned in a *read*
+1. A planning batch (``apply.SPLIT_ROUND`` records) is read and planned in a *read*
    transaction (``BEGIN DEFERRED``: no write lock; the key sets' temporary tables live in the
    temp database, whose writes do not take the main file's lock). The snapshot notes
    SQLite's ``PRAGMA data_version`` and the highest ids of the tables other writers add to

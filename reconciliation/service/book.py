@@ -11,6 +11,8 @@ from reconciliation.model import AccountInfo
 from reconciliation.service.load import load_account_infos, rows_of
 from reconciliation.service.names import shared_names
 
+_OPEN = "open"
+
 
 class AccountBook(Mapping[str, AccountInfo]):
     """Every account's number and status; payer names and addresses only where asked for.
@@ -28,13 +30,19 @@ class AccountBook(Mapping[str, AccountInfo]):
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
-        cursor = rows_of(conn.exec_driver_sql("SELECT account_no, status, id FROM accounts"))
-        shared = {"open": "open", "closed": "closed"}
-        self._status: dict[str, Any] = {}  # "open" | "closed", one shared string each
-        self.ids: dict[str, int] = {}  # account_no -> id, for the rows written
-        for a, st, i in cursor:
-            self._status[a] = shared.get(st, st)
-            self.ids[a] = i
+        # account_no -> id, for the rows written; built by dict() from the cursor, in C
+        self.ids: dict[str, int] = dict(
+            rows_of(conn.exec_driver_sql("SELECT account_no, id FROM accounts"))
+        )
+        shared = {"closed": "closed"}
+        self._other: dict[str, Any] = {  # the few accounts not open, with their status
+            a: shared.get(st, st)
+            for a, st in rows_of(
+                conn.exec_driver_sql(
+                    "SELECT account_no, status FROM accounts WHERE status <> 'open'"
+                )
+            )
+        }
         self._full: dict[str, AccountInfo] = {}
         self._all = False
         self.asked: set[str] = set()  # asked for by name and read without one
@@ -44,7 +52,7 @@ class AccountBook(Mapping[str, AccountInfo]):
         """Load names for these accounts (those read without one: ``asked``); returns them
         all, so that every record that read one of them nameless is matched again, also when
         ``values()`` has meanwhile loaded every name (the outcome must not depend on order)."""
-        known = {a for a in account_nos if a in self._status}
+        known = {a for a in account_nos if a in self.ids}
         todo = {a for a in known if a not in self._full}
         if todo and not self._all:
             self._full.update((i.account_no, i) for i in load_account_infos(self._conn, todo))
@@ -54,7 +62,9 @@ class AccountBook(Mapping[str, AccountInfo]):
     def __getitem__(self, account_no: str) -> AccountInfo:
         info = self._full.get(account_no)
         if info is None:
-            info = AccountInfo(account_no, "", "", self._status[account_no])
+            if account_no not in self.ids:
+                raise KeyError(account_no)
+            info = AccountInfo(account_no, "", "", self._other.get(account_no, _OPEN))
             self.asked.add(account_no)
         return info
 
@@ -66,17 +76,18 @@ class AccountBook(Mapping[str, AccountInfo]):
         info = self._full.get(account_no)
         if info is not None:
             return info
-        status = self._status.get(account_no)
-        return default if status is None else AccountInfo(account_no, "", "", status)
+        if account_no not in self.ids:
+            return default
+        return AccountInfo(account_no, "", "", self._other.get(account_no, _OPEN))
 
     def __contains__(self, account_no: object) -> bool:
-        return account_no in self._status
+        return account_no in self.ids
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._status)
+        return iter(self.ids)
 
     def __len__(self) -> int:
-        return len(self._status)
+        return len(self.ids)
 
     def values(self) -> ValuesView[AccountInfo]:
         if not self._all:

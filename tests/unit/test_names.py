@@ -89,3 +89,11 @@ def test_answers_repeat_and_are_cached(index: NameIndex) -> None:
     first = index.suggest(q)
     assert index.suggest(q) == first
     assert q in index._cache
+
+
+@pytest.mark.parametrize("number", ["00000018", "ACC-7"])  # a leading zero; not 8 digits
+def test_suggestions_give_account_numbers_back_as_stored(number: str) -> None:
+    """Numbers are kept compactly (ints for eight digits), and come back exactly."""
+    idx = NameIndex([*CITY, (number, "Vasile Lupu", "str. Mitropolit Varlaam 11, ap. 2")])
+    assert idx.suggest("Vasile Lupu, Mitropolit Varlaam 11")[0][0] == number
+    assert len(idx) == len(CITY) + 1

@@ -13,7 +13,11 @@
   ``reconciliation.service.rounds.BUDGET`` seconds each, re-checked against what other
   writers committed meanwhile (that module's doc), with a pause of ``SQLITE_PAUSE`` after
   each commit: the bank API's writer, which tries for the lock every few ms
-  (``gateway.writer``), gets in within milliseconds. On PostgreSQL (no global write lock)
+  (``gateway.writer``), gets in within milliseconds. While no other writer has committed for
+  ``QUIET`` seconds (SQLite's ``data_version``, read at each BEGIN and commit) the windows
+  are longer (``SQLITE_ALONE_ROUND`` records, ``ALONE_BUDGET`` seconds, then
+  ``SQLITE_PAUSE_ALONE``): an ingest alone pays little for short windows, and a post that
+  arrives meanwhile waits one such window at most. On PostgreSQL (no global write lock)
   a round of ``apply.ROUND_SIZE`` records is planned and written in one transaction. Lump
   sums, debits, reversals, settlement and the statements are written by the last
   transaction, which also marks the file ``applied``.
@@ -47,9 +51,15 @@ SQLITE_ROUND = 500
 #: After each commit the ingest pauses this long, so writers waiting for the lock get it
 #: (they try every 1-5 ms).
 SQLITE_PAUSE = 0.003
-#: The pause when no other writer committed during the last ``QUIET`` seconds: a writer that
-#: starts waiting still gets in (it tries every 1-5 ms), and an ingest alone does not sleep.
-SQLITE_PAUSE_QUIET = 0.0005
+#: Alone (no other writer committed during the last ``QUIET`` seconds, seen at each BEGIN and
+#: commit) the ingest writes longer transactions: per-transaction costs (progress row, marks,
+#: commit) stay small beside the work. A post that arrives meanwhile waits at most one such
+#: window; its commit is seen at the ingest's next BEGIN, which goes back to short windows.
+SQLITE_ALONE_ROUND = 5_000
+ALONE_BUDGET = 0.15
+#: The pause after a long window: longer than a waiting writer's 1-5 ms between tries, so
+#: one that started waiting during the window is sure to get in before the next.
+SQLITE_PAUSE_ALONE = 0.008
 QUIET = 1.0
 #: WAL pages between the ingest connection's checkpoints (each copies the WAL and fsyncs).
 CHECKPOINT_PAGES = 8_000
@@ -119,8 +129,10 @@ class Rounds:
     ) -> None:
         self.conn, self.raw_id, self.on_commit = conn, raw_id, on_commit
         self.split = conn.dialect.name == "sqlite"
+        self.asked = most  # GATEWAY_INGEST_ROUND: the largest write transaction, always
         self.most = most or (SQLITE_ROUND if self.split else ROUND_SIZE)
-        self.version, self.others_at = -1, time.monotonic()  # when another writer was seen
+        self.version: int | None = None  # SQLite's data_version as last seen
+        self.others_at = float("-inf")  # when another writer's commit was last seen
 
     def read(self) -> None:
         self._begin(deferred=True)
@@ -136,6 +148,27 @@ class Rounds:
             raw.execute("PRAGMA synchronous=FULL")
         self.conn.execution_options(sqlite_deferred=deferred)
         self.conn.begin()
+        if self.split and not deferred:
+            self._look()
+
+    def window(self) -> tuple[int, float]:
+        """Short windows while another writer is about, long ones when the ingest is alone."""
+        from reconciliation.service.rounds import BUDGET
+
+        if self._alone():
+            return self.asked or SQLITE_ALONE_ROUND, ALONE_BUDGET
+        return self.most, BUDGET
+
+    def _alone(self) -> bool:
+        return time.monotonic() - self.others_at >= QUIET
+
+    def _look(self) -> None:
+        """Note when another connection's commit shows in SQLite's data_version."""
+        raw: Any = self.conn.connection.driver_connection
+        version = raw.execute("PRAGMA data_version").fetchone()[0]
+        if self.version is not None and version != self.version:
+            self.others_at = time.monotonic()
+        self.version = version
 
     def commit(self, done: int) -> None:
         """Record the progress in the transaction, commit it, let waiting writers in."""
@@ -148,12 +181,8 @@ class Rounds:
         if self.on_commit is not None:
             self.on_commit(done)
         if self.split:
-            raw: Any = self.conn.connection.driver_connection  # no transaction around it
-            version = raw.execute("PRAGMA data_version").fetchone()[0]
-            now = time.monotonic()
-            if version != self.version:
-                self.version, self.others_at = version, now
-            time.sleep(SQLITE_PAUSE if now - self.others_at < QUIET else SQLITE_PAUSE_QUIET)
+            self._look()  # no transaction around it
+            time.sleep(SQLITE_PAUSE_ALONE if self._alone() else SQLITE_PAUSE)
 
 
 def undo(engine: Engine, raw_id: int) -> int:

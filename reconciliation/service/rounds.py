@@ -12,10 +12,11 @@ ingest on SQLite):
    SQLite's ``PRAGMA data_version`` and the highest ids of the tables other writers add to
    (``Snapshot``); each plan carries the keys of what its planning read
    (``footprint.plan_keys``).
-2. The plans are written in short write transactions (``BEGIN IMMEDIATE``): at most
-   ``Transactions.most`` records, sized after the last one to take about ``BUDGET`` seconds,
-   each committed with the file's progress; the caller pauses a few ms after each commit so
-   a waiting writer gets in.
+2. The plans are written in short write transactions (``BEGIN IMMEDIATE``): at most the
+   records and seconds the caller's ``window()`` allows (while other writers are about, a few
+   hundred records and ``BUDGET``; an ingest alone takes longer windows, see
+   ``gateway.services.ingest_rounds``), sized after the last one, each committed with the
+   file's progress; the caller pauses a few ms after each commit so a waiting writer gets in.
 3. Re-check at write time, under the lock: when ``data_version`` is unchanged, nobody else
    committed since the snapshot (or since our last write) and the plans stand as made.
    Otherwise the rows other writers added since (payments, allocations, invoices, above the
@@ -74,6 +75,10 @@ class Transactions(Protocol):
 
     def commit(self, done: int) -> None:
         """Record that ``done`` records of the file are applied, commit, let others in."""
+
+    def window(self) -> tuple[int, float]:
+        """The next write transaction's size: (records at most, seconds of lock at most);
+        called inside it, so the caller may look at who else wrote meanwhile."""
 
 
 class Kind(enum.Enum):
@@ -186,9 +191,11 @@ def write_planned(
     """Write ``items`` (planned in ``snap``) in short write transactions, re-checked (see the
     module doc); ``done`` counts the file's records read so far, these items' included."""
     dirty: set[str] = set()
-    size = min(FIRST, tx.most)
+    size = FIRST
     while items:
         tx.write()
+        most, budget = tx.window()
+        size = min(size, most)
         version = data_version(conn)
         if version != snap.version:
             touched = changes_since(conn, snap, app.source)
@@ -200,13 +207,13 @@ def write_planned(
             dirty |= touched
         start = time.monotonic()
         chunk = items[:size]
-        written = _write_chunk(app, chunk, dirty, start + BUDGET)
+        written = _write_chunk(app, chunk, dirty, start + budget)
         items = items[written:]
         marks = tuple(int(m or 0) for m in conn.exec_driver_sql(_MARKS_SQL).one())
         snap = Snapshot(version, marks)  # our own rows are below the marks from now on
         took = time.monotonic() - start
         tx.commit(done - len(items))
-        size = max(FEWEST, min(tx.most, int(BUDGET * written / max(took, 1e-4))))
+        size = max(FEWEST, int(budget * written / max(took, 1e-4)))
 
 
 def _write_chunk(app: Planner, chunk: Sequence[Item], dirty: set[str], deadline: float) -> int:

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable
 
 from gateway import cli_data, cli_finance, cli_fixtures, cli_users
-from gateway.cli_common import tty
+from gateway.cli_common import batch_priority, tty
 from gateway.errors import UserError
 from gateway.settings import Settings
 
@@ -36,6 +36,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
+    batch_priority(settings)
     from connectors.schedule import run_scheduler
 
     return run_scheduler(settings)

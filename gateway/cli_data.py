@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gateway.cli_common import engine, tty
+from gateway.cli_common import batch_priority, engine, tty
 from gateway.errors import UserError
 from gateway.settings import Settings
 
@@ -28,6 +28,7 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_invoices_import(args: argparse.Namespace, settings: Settings) -> int:
+    batch_priority(settings)
     from connectors.config import load_file
     from gateway.services.invoices import import_register
 
@@ -54,6 +55,7 @@ def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    batch_priority(settings)
     from gateway.progress import bar
     from gateway.services.ingest import ingest_path
 
@@ -84,6 +86,7 @@ def _connector_read_options(settings: Settings, source: str | None) -> ReadOptio
 
 
 def cmd_pull(args: argparse.Namespace, settings: Settings) -> int:
+    batch_priority(settings)
     from connectors.pull import pull_command
 
     if not args.name and not args.all:

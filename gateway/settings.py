@@ -55,6 +55,8 @@ class Settings:
     # at most (SQLite) or per round (PostgreSQL), None for the backend's default
     # (GATEWAY_INGEST_ROUND; see services/ingest_rounds.py)
     write_timeout: float = 5.0
+    # CPU niceness the batch commands add to themselves (gateway.cli_common.batch_priority)
+    batch_nice: int = 10
     ingest_round: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -116,6 +118,7 @@ class _ReviewSettings(TypedDict, total=False):
 
 class _ReliabilitySettings(TypedDict, total=False):
     write_timeout: float
+    batch_nice: int
     ingest_round: int
 
 
@@ -134,6 +137,8 @@ def _reliability_settings(env: Mapping[str, str]) -> _ReliabilitySettings:
     out: _ReliabilitySettings = {}
     if env.get("GATEWAY_WRITE_TIMEOUT"):
         out["write_timeout"] = max(0.1, float(env["GATEWAY_WRITE_TIMEOUT"]))
+    if env.get("GATEWAY_BATCH_NICE"):
+        out["batch_nice"] = min(19, max(0, int(env["GATEWAY_BATCH_NICE"])))
     if env.get("GATEWAY_INGEST_ROUND"):
         out["ingest_round"] = max(1, int(env["GATEWAY_INGEST_ROUND"]))
     return out

@@ -25,6 +25,9 @@ registry without its lump sum, a settlement difference beyond the fee, a collect
 with no registry, an unmatched reversal, and any equation difference.
 Review items are not findings: money in review is a term of the equation (the suspense
 account), carried into the backlog by age. A finding blocks until acknowledged with a comment.
+
+A little over the ~450-line modules: the five sections and the findings that block a close
+are one set of rules, read together (the equation's own arithmetic is ``equation.py``).
 """
 
 from __future__ import annotations

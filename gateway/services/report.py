@@ -14,6 +14,9 @@ Decisions (see ``reconciliation.daily`` for the sections and what blocks a close
 - review: an item is opened on its payment's business day, resolved when ``resolved_at``
   falls in the day (a calendar day in ``Settings.timezone``, passed down as ``timezone``),
   and its age is counted from its payment's day.
+
+A little over the ~450-line modules: one loader per report section, read together with the
+decisions above; the sections' pure rules are in ``reconciliation.daily``.
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select, text
 
+from bench.city import scratch
 from bench.common import Result
 from gateway.db import make_engine
 from gateway.services.agents import add_agent
@@ -271,7 +272,7 @@ def _print(name: str, load: Load) -> None:
 
 
 def bench() -> list[Result]:
-    work = Path(tempfile.mkdtemp(prefix="plata-api-bench-"))
+    work = scratch("api")
     db = _database(work)
     key, accounts = _prepare(db)
     port = _free_port()

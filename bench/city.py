@@ -1,11 +1,15 @@
 """The seed-scale city, generated and imported once per `make bench` run and shared.
 
 Benchmarks that need the real city in a database copy ``seed_db()`` (a migrated SQLite file
-with the seed register imported) instead of each paying a minute to build their own.
+with the seed register imported) instead of each paying a minute to build their own. The
+scratch folder (several GB after a full run) is removed when the run ends, unless
+``PLATA_BENCH_KEEP=1`` asks to keep it for inspection.
 """
 
 from __future__ import annotations
 
+import atexit
+import os
 import shutil
 import tempfile
 from datetime import date
@@ -17,6 +21,8 @@ from gateway.migrate import upgrade
 
 DAY = date(2026, 11, 20)
 _ROOT = Path(tempfile.mkdtemp(prefix="plata-bench-"))
+if os.environ.get("PLATA_BENCH_KEEP") != "1":
+    atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)
 
 
 @cache

@@ -28,7 +28,7 @@ import httpx
 from sqlalchemy import select, text
 
 from bench.api import _free_port, _prepare
-from bench.city import messy_statement, seed_db
+from bench.city import messy_statement, scratch, seed_db
 from bench.common import Result
 from bench.openloop import HeldLock, Load, run_open_loop
 from gateway.db import make_engine
@@ -87,7 +87,7 @@ def _during_ingest(base: str, key: str, accounts: list[str], url: str, xml: Path
     idle = run_open_loop(
         base, key, accounts, rate=RATE, seconds=10, prefix=f"I{uuid.uuid4().hex[:6]}"
     )
-    proc = _ingest(url, xml, Path(tempfile.mkdtemp(prefix="plata-rel-")))
+    proc = _ingest(url, xml, scratch(f"rel-{uuid.uuid4().hex[:8]}"))
     t0 = time.monotonic()
     done = lambda: proc.poll() is not None  # noqa: E731
     busy = run_open_loop(base, key, accounts, rate=RATE, seconds=900,

@@ -86,4 +86,6 @@ def test_screenshots_of_the_main_pages(demo_server, tmp_path: Path) -> None:  # 
         page.goto(f"{base}/app/rules")
         page.screenshot(path=str(out / "workspace-rules.png"))
         browser.close()
-    assert len(list(out.glob("workspace-*.png"))) == 7
+    pages = ("login", "queue", "item", "accounts", "ageing", "approvals", "rules")
+    # named, not counted: with PLATA_SCREENSHOTS=1 other tests' pictures share the folder
+    assert all((out / f"workspace-{name}.png").stat().st_size > 0 for name in pages)
